@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class GovernConfig(AppConfig):
+    name = "govern"
+    verbose_name = "govern"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in, user_login_failed, user_logged_out
+        from django.db.models.signals import post_migrate
+
+        from . import roles, signals
+
+        post_migrate.connect(roles.sync_roles_after_migrate, sender=self)
+        user_logged_in.connect(signals.on_login)
+        user_logged_out.connect(signals.on_logout)
+        user_login_failed.connect(signals.on_login_failed)

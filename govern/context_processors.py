@@ -1,0 +1,35 @@
+"""Navigation entries by permission, so each role sees only what it may open."""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+
+from .roles import role_of
+
+# (label, url name, permission required or None)
+NAV = [
+    ("Overview", "home", None),
+    ("Identities", "sessions_app:identity_list", "sessions_app.view_identity"),
+    ("Sessions", "sessions_app:session_list", "sessions_app.view_session"),
+    ("Events", "sessions_app:event_list", "sessions_app.view_telemetryevent"),
+    ("Sources", "sessions_app:source_list", "sessions_app.view_source"),
+    ("Audit log", "audit_log", "sessions_app.view_auditevent"),
+    ("Users", "user_list", "auth.view_user"),
+]
+
+
+def navigation(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    items = []
+    current = request.resolver_match.view_name if request.resolver_match else ""
+    for label, url_name, perm in NAV:
+        if perm and not user.has_perm(perm):
+            continue
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        items.append({"label": label, "url": url, "active": current == url_name})
+    return {"nav_items": items, "user_role": role_of(user)}

@@ -1,0 +1,83 @@
+"""The three roles as groups with explicit permissions, synchronised after every migrate.
+
+Views check permissions (never group names), so a deployment can add its own groups.
+Each later module adds its permissions here; ``sync_roles`` fails loudly if one is missing.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+
+ANALYST = "Analyst"
+MANAGER = "Manager"
+ADMIN = "Admin"
+ROLES = (ANALYST, MANAGER, ADMIN)
+
+_READ = [
+    "sessions_app.view_identity",
+    "sessions_app.view_session",
+    "sessions_app.view_telemetryevent",
+    "sessions_app.view_owner",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    ANALYST: [*_READ],
+    MANAGER: [
+        *_READ,
+        "sessions_app.view_source",
+        "sessions_app.view_auditevent",
+        "sessions_app.view_quarantinedevent",
+    ],
+    ADMIN: [
+        *_READ,
+        "sessions_app.view_source",
+        "sessions_app.add_source",
+        "sessions_app.change_source",
+        "sessions_app.view_auditevent",
+        "sessions_app.view_quarantinedevent",
+        "sessions_app.change_quarantinedevent",
+        "sessions_app.add_owner",
+        "sessions_app.change_owner",
+        "sessions_app.change_identity",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+    ],
+}
+
+
+def _permission(dotted: str) -> Permission:
+    app_label, codename = dotted.split(".", 1)
+    try:
+        return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    except Permission.DoesNotExist as exc:
+        raise LookupError(f"Role permission {dotted} does not exist.") from exc
+
+
+def sync_roles() -> None:
+    """Create or update the role groups so they hold exactly their listed permissions."""
+    for role, dotted_names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set([_permission(name) for name in dotted_names])
+
+
+def sync_roles_after_migrate(sender, **kwargs) -> None:  # noqa: ARG001 - signal signature
+    # Permissions of every app exist only once all post_migrate handlers of the apps ran;
+    # the auth handler runs first because django.contrib.auth is listed before govern.
+    from django.apps import apps
+
+    if all(apps.is_installed(a) for a in ("sessions_app", "alerts_app")):
+        sync_roles()
+
+
+def role_of(user) -> str:
+    """The highest role a user holds ('' for none); superusers count as Admin."""
+    if not user.is_authenticated:
+        return ""
+    if user.is_superuser:
+        return ADMIN
+    names = set(user.groups.values_list("name", flat=True))
+    for role in (ADMIN, MANAGER, ANALYST):
+        if role in names:
+            return role
+    return ""

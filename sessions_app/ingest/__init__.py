@@ -1,0 +1,1 @@
+"""Pure parsers: one module per provider, raw vendor JSON in, NormalizedEvent out."""

@@ -1,0 +1,390 @@
+"""Identities, sessions/tokens, sources and telemetry: the first-class records of govern."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from .choices import (
+    EventType,
+    IdentityKind,
+    IdentityStatus,
+    Outcome,
+    PrivilegeTier,
+    SessionStatus,
+    SourceKind,
+    TokenKind,
+)
+
+
+class Owner(models.Model):
+    """A team or person accountable for responding for an identity ("response owner")."""
+
+    name = models.CharField(max_length=200, unique=True)
+    email = models.EmailField(blank=True)
+    chat_webhook_url = models.URLField(
+        blank=True, help_text="Slack-compatible incoming webhook for this owner."
+    )
+    escalation_contact = models.CharField(
+        max_length=200, blank=True, help_text="Who to escalate to (name, email or rota)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Source(models.Model):
+    """One connected IdP tenant or feed. Secrets are encrypted at rest and never shown back."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=SourceKind.choices)
+    settings = models.JSONField(
+        default=dict, blank=True, help_text="Non-secret settings: base URL, tenant id, mapping…"
+    )
+    secrets_encrypted = models.BinaryField(
+        default=b"", blank=True, editable=False, help_text="Fernet-encrypted JSON of secrets."
+    )
+    enabled = models.BooleanField(default=True)
+    poll_interval_seconds = models.PositiveIntegerField(default=60)
+    cursor = models.JSONField(
+        default=dict, blank=True, help_text="Where the next poll resumes (next link, watermark)."
+    )
+    # health
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    newest_event_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    rate_limit = models.JSONField(
+        default=dict, blank=True, help_text="Last rate-limit headers seen (limit, remaining, reset)."
+    )
+    events_total = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=SourceKind.values), name="source_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_pulled(self) -> bool:
+        return self.kind in SourceKind.pulled()
+
+    def get_secrets(self) -> dict:
+        from govern.crypto import decrypt_json
+
+        return decrypt_json(bytes(self.secrets_encrypted or b""))
+
+    def set_secrets(self, values: dict) -> None:
+        from govern.crypto import encrypt_json
+
+        self.secrets_encrypted = encrypt_json(values)
+
+    @property
+    def secret_names(self) -> list[str]:
+        """Names of the secrets that are set (values are never shown back)."""
+        return sorted(self.get_secrets())
+
+
+class Identity(models.Model):
+    """A human or non-human identity seen at one or more sources."""
+
+    kind = models.CharField(max_length=20, choices=IdentityKind.choices, default=IdentityKind.HUMAN)
+    display_name = models.CharField(max_length=300)
+    login = models.CharField(max_length=300, db_index=True, help_text="Login / alternate id.")
+    provider_ids = models.JSONField(
+        default=dict, blank=True, help_text="Provider id per source: {source_id: provider_id}."
+    )
+    privilege_tier = models.CharField(
+        max_length=20, choices=PrivilegeTier.choices, default=PrivilegeTier.STANDARD
+    )
+    owner = models.ForeignKey(
+        Owner, null=True, blank=True, on_delete=models.PROTECT, related_name="identities"
+    )
+    status = models.CharField(
+        max_length=20, choices=IdentityStatus.choices, default=IdentityStatus.ACTIVE
+    )
+    department = models.CharField(max_length=200, blank=True)
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    credential_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last password or MFA reset seen for this identity."
+    )
+    risk_score = models.PositiveSmallIntegerField(default=0)
+    risk_factors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "identities"
+        ordering = ["display_name"]
+        indexes = [
+            models.Index(fields=["kind", "privilege_tier"], name="identity_kind_tier"),
+            models.Index(fields=["-last_seen_at"], name="identity_last_seen"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=IdentityKind.values), name="identity_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(privilege_tier__in=PrivilegeTier.values), name="identity_tier_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=IdentityStatus.values), name="identity_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.login})"
+
+    @property
+    def is_non_human(self) -> bool:
+        return self.kind != IdentityKind.HUMAN
+
+    def clean(self) -> None:
+        if self.is_non_human and self.owner_id is None:
+            raise ValidationError({"owner": "Every non-human identity needs an owner."})
+
+
+class IdentityLink(models.Model):
+    """How a source names an identity: (source, provider id) is unique and points to one identity."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="identity_links")
+    provider_id = models.CharField(max_length=300)
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "provider_id"], name="identity_link_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.provider_id}"
+
+
+class Session(models.Model):
+    """A session or token as a first-class record, unique per (source, provider session key)."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="sessions")
+    session_key = models.CharField(max_length=300, help_text="The provider's session/token key.")
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="sessions")
+    token_kind = models.CharField(
+        max_length=20, choices=TokenKind.choices, default=TokenKind.BROWSER_SESSION
+    )
+    authenticated_at = models.DateTimeField(null=True, blank=True)
+    auth_methods = models.JSONField(default=list, blank=True)
+    mfa = models.BooleanField(null=True)
+    # context first seen in
+    first_seen_at = models.DateTimeField()
+    first_ip = models.GenericIPAddressField(null=True, blank=True)
+    first_asn = models.PositiveIntegerField(null=True, blank=True)
+    first_as_org = models.CharField(max_length=200, blank=True)
+    first_country = models.CharField(max_length=2, blank=True)
+    first_city = models.CharField(max_length=100, blank=True)
+    first_lat = models.FloatField(null=True, blank=True)
+    first_lon = models.FloatField(null=True, blank=True)
+    first_user_agent = models.TextField(blank=True)
+    first_device_id = models.CharField(max_length=200, blank=True)
+    # context last seen in
+    last_seen_at = models.DateTimeField()
+    last_ip = models.GenericIPAddressField(null=True, blank=True)
+    last_asn = models.PositiveIntegerField(null=True, blank=True)
+    last_as_org = models.CharField(max_length=200, blank=True)
+    last_country = models.CharField(max_length=2, blank=True)
+    last_city = models.CharField(max_length=100, blank=True)
+    last_lat = models.FloatField(null=True, blank=True)
+    last_lon = models.FloatField(null=True, blank=True)
+    last_user_agent = models.TextField(blank=True)
+    last_device_id = models.CharField(max_length=200, blank=True)
+    event_count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=SessionStatus.choices, default=SessionStatus.ACTIVE
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(
+        max_length=200, blank=True, help_text="Who revoked it: a govern user, 'idp' or 'system'."
+    )
+    risk_score = models.PositiveSmallIntegerField(default=0)
+    risk_factors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "session_key"], name="session_source_key"),
+            models.CheckConstraint(
+                condition=Q(status__in=SessionStatus.values), name="session_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(last_seen_at__gte=models.F("first_seen_at")),
+                name="session_seen_order",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["identity", "-last_seen_at"], name="session_identity_recent"),
+            models.Index(fields=["status", "-last_seen_at"], name="session_status_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.short_key} ({self.identity_id})"
+
+    @property
+    def short_key(self) -> str:
+        key = self.session_key
+        return key if len(key) <= 12 else f"{key[:6]}…{key[-4:]}"
+
+
+class TelemetryEvent(models.Model):
+    """One normalised telemetry event, unique per (source, provider event id, occurred at).
+
+    On PostgreSQL the table is range-partitioned by month on ``occurred_at`` (see migration
+    0002 and ``sessions_app.partitions``); its primary key is ``(id, occurred_at)`` there, so
+    nothing may hold a database foreign key to it — references are plain ids. On SQLite it is
+    an ordinary table. Providers' event ids are stable with their timestamps, so the unique key
+    includes ``occurred_at`` (partition key) and re-delivery inserts nothing.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.ForeignKey(
+        Source, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    provider_event_id = models.CharField(max_length=300)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    provider_event_type = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=30, choices=EventType.choices)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    identity = models.ForeignKey(
+        Identity, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    session = models.ForeignKey(
+        Session, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    session_key = models.CharField(max_length=300, blank=True)
+    ip = models.GenericIPAddressField(null=True)
+    asn = models.PositiveIntegerField(null=True)
+    as_org = models.CharField(max_length=200, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    lat = models.FloatField(null=True)
+    lon = models.FloatField(null=True)
+    anonymizer = models.BooleanField(default=False)
+    user_agent = models.TextField(blank=True)
+    device_id = models.CharField(max_length=200, blank=True)
+    client_app = models.CharField(max_length=200, blank=True)
+    high_value_action = models.CharField(max_length=30, blank=True)
+    mfa = models.BooleanField(null=True)
+    details = models.JSONField(
+        default=dict, help_text="Session keys, auth methods, vendor risk, target, interactive."
+    )
+    raw = models.JSONField()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "provider_event_id", "occurred_at"], name="event_source_id"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["session", "occurred_at"], name="event_session_time"),
+            models.Index(fields=["identity", "occurred_at"], name="event_identity_time"),
+            models.Index(fields=["occurred_at"], name="event_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_event_type} @ {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class QuarantinedEvent(models.Model):
+    """Input that could not be normalised: kept with its raw payload and reason, re-processable."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="quarantined")
+    received_at = models.DateTimeField(auto_now_add=True)
+    reason = models.TextField()
+    payload = models.TextField(help_text="The raw input exactly as received (JSON or text).")
+    format = models.CharField(max_length=20, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["source", "resolved_at"], name="quarantine_open")]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason[:60]}"
+
+
+class EventDailyCount(models.Model):
+    """Daily rollup of events per source and type, kept current by ingestion (cheap charts)."""
+
+    day = models.DateField()
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    event_type = models.CharField(max_length=30)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "source", "event_type"], name="event_daily_unique"
+            ),
+        ]
+
+
+class AuditEvent(models.Model):
+    """An append-only record of a change made by a user or by the system.
+
+    Rows are only ever inserted (``govern.audit.audit_log``); ``save`` refuses updates and
+    ``delete`` is refused, and the admin exposes them read-only.
+    """
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(
+        max_length=200, help_text="Username at the time, or 'system:<component>'."
+    )
+    verb = models.CharField(max_length=100, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=100, blank=True)
+    object_repr = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.verb} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValidationError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Audit events are append-only.")
