@@ -61,12 +61,12 @@ def sync_roles() -> None:
         group.permissions.set([_permission(name) for name in dotted_names])
 
 
-def sync_roles_after_migrate(sender, **kwargs) -> None:  # noqa: ARG001 - signal signature
-    # Permissions of every app exist only once all post_migrate handlers of the apps ran;
-    # the auth handler runs first because django.contrib.auth is listed before govern.
+def sync_roles_after_migrate(sender, **kwargs) -> None:
+    """post_migrate handler: run once, after the last app with models has its permissions."""
     from django.apps import apps
 
-    if all(apps.is_installed(a) for a in ("sessions_app", "alerts_app")):
+    with_models = [config for config in apps.get_app_configs() if config.models_module]
+    if with_models and sender is with_models[-1]:
         sync_roles()
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from .choices import (
     EventType,
@@ -64,7 +65,7 @@ class Source(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     rate_limit = models.JSONField(
-        default=dict, blank=True, help_text="Last rate-limit headers seen (limit, remaining, reset)."
+        default=dict, blank=True, help_text="Last rate-limit headers (limit, remaining, reset)."
     )
     events_total = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -162,7 +163,7 @@ class Identity(models.Model):
 
 
 class IdentityLink(models.Model):
-    """How a source names an identity: (source, provider id) is unique and points to one identity."""
+    """How a source names an identity: (source, provider id) is unique, pointing to one identity."""
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="identity_links")
     provider_id = models.CharField(max_length=300)
@@ -170,9 +171,7 @@ class IdentityLink(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["source", "provider_id"], name="identity_link_unique"
-            ),
+            models.UniqueConstraint(fields=["source", "provider_id"], name="identity_link_unique"),
         ]
 
     def __str__(self) -> str:
@@ -348,6 +347,9 @@ class EventDailyCount(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.day} {self.source_id} {self.event_type}: {self.count}"
+
 
 class AuditEvent(models.Model):
     """An append-only record of a change made by a user or by the system.
@@ -356,9 +358,12 @@ class AuditEvent(models.Model):
     ``delete`` is refused, and the admin exposes them read-only.
     """
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     actor_label = models.CharField(

@@ -55,6 +55,7 @@ class NormalizedEvent:
     # authentication
     auth_methods: tuple[str, ...] = ()
     mfa: bool | None = None
+    status_detail: str = ""  # why it failed or was challenged: Okta reason, Entra error code…
     high_value_action: str = ""  # sessions_app.choices.HighValueAction value, '' if none
     # vendor risk verdicts, kept as given: {"level": ..., "reasons": [...], "state": ...}
     risk: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,73 @@
+"""Every page × every role: allowed (200) or denied (403); anonymous users go to the login."""
+
+import pytest
+from django.urls import reverse
+
+from sessions_app.models import Identity, Owner, Session, Source
+
+ALL = {"analyst", "manager", "admin_user"}
+MANAGERS_UP = {"manager", "admin_user"}
+ADMIN_ONLY = {"admin_user"}
+
+
+@pytest.fixture
+def objects(db):
+    from django.utils import timezone
+
+    source = Source.objects.create(name="okta-test", kind="okta")
+    owner = Owner.objects.create(name="Platform SRE")
+    identity = Identity.objects.create(
+        kind="service_account", display_name="svc-backup", login="svc-backup", owner=owner
+    )
+    now = timezone.now()
+    session = Session.objects.create(
+        source=source, session_key="abc123", identity=identity, first_seen_at=now, last_seen_at=now
+    )
+    return {"source": source, "identity": identity, "session": session}
+
+
+def pages(objects):
+    return [
+        (reverse("home"), ALL),
+        (reverse("sessions_app:identity_list"), ALL),
+        (reverse("sessions_app:identity_detail", args=[objects["identity"].pk]), ALL),
+        (reverse("sessions_app:session_list"), ALL),
+        (reverse("sessions_app:session_detail", args=[objects["session"].pk]), ALL),
+        (reverse("sessions_app:event_list"), ALL),
+        (reverse("sessions_app:source_list"), MANAGERS_UP),
+        (reverse("sessions_app:source_detail", args=[objects["source"].pk]), MANAGERS_UP),
+        (reverse("audit_log"), MANAGERS_UP),
+        (reverse("user_list"), ADMIN_ONLY),
+        (reverse("user_create"), ADMIN_ONLY),
+    ]
+
+
+@pytest.mark.parametrize("role", sorted(ALL))
+def test_role_page_matrix(client, request, objects, role):
+    user = request.getfixturevalue(role)
+    client.force_login(user)
+    for url, allowed in pages(objects):
+        response = client.get(url)
+        expected = 200 if role in allowed else 403
+        assert response.status_code == expected, f"{role} GET {url}"
+
+
+def test_anonymous_is_sent_to_login_everywhere(client, objects):
+    for url, _allowed in pages(objects):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login")), url
+
+
+def test_login_and_health_are_public(client, db):
+    assert client.get(reverse("login")).status_code == 200
+    assert client.get(reverse("healthz")).status_code == 200
+
+
+def test_navigation_shows_only_permitted_pages(client, analyst, admin_user):
+    client.force_login(analyst)
+    html = client.get(reverse("home")).content.decode()
+    assert "Audit log" not in html and "Users" not in html and "Identities" in html
+    client.force_login(admin_user)
+    html = client.get(reverse("home")).content.decode()
+    assert "Audit log" in html and "Users" in html
