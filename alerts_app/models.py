@@ -1,0 +1,170 @@
+"""Alerts and the detector configuration/state behind them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from sessions_app.models import Identity, Owner, Session, Source
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+    @classmethod
+    def rank(cls, value: str) -> int:
+        return [cls.LOW, cls.MEDIUM, cls.HIGH, cls.CRITICAL].index(value)
+
+
+class Stage(models.TextChoices):
+    NEW = "new", "New"
+    IN_PROGRESS = "in_progress", "In progress"
+    CONTAINED = "contained", "Contained"
+    CLOSED = "closed", "Closed"
+    SUPPRESSED = "suppressed", "Suppressed"
+
+    @classmethod
+    def open_stages(cls) -> list[str]:
+        return [cls.NEW, cls.IN_PROGRESS, cls.CONTAINED]
+
+
+class Resolution(models.TextChoices):
+    TRUE_POSITIVE = "true_positive", "True positive, remediated"
+    AUTO_REMEDIATED = "auto_remediated", "Auto-remediated"
+    BENIGN = "benign", "Benign"
+    FALSE_POSITIVE = "false_positive", "False positive"
+    DUPLICATE = "duplicate", "Duplicate"
+    RISK_ACCEPTED = "risk_accepted", "Risk accepted"
+
+
+class DetectorConfig(models.Model):
+    """Admin settings of one detector: enabled and its validated thresholds."""
+
+    detector_id = models.CharField(max_length=60, unique=True)
+    enabled = models.BooleanField(default=True)
+    params = models.JSONField(default=dict, blank=True, help_text="Overrides of the defaults.")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["detector_id"]
+
+    def __str__(self) -> str:
+        return self.detector_id
+
+
+class DetectorState(models.Model):
+    """Persistent detector state per subject (e.g. an NHI's learned baseline).
+
+    Rebuildable from event history (``manage.py detect --rebuild``).
+    """
+
+    detector_id = models.CharField(max_length=60)
+    subject = models.CharField(max_length=120, help_text="identity:<id> or session:<id>")
+    state = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["detector_id", "subject"], name="detector_state_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.detector_id} {self.subject}"
+
+
+class Alert(models.Model):
+    """One deduplicated finding: a detector firing on a session or identity within a window."""
+
+    detector_id = models.CharField(max_length=60, db_index=True)
+    detector_version = models.PositiveSmallIntegerField(default=1)
+    dedup_key = models.CharField(
+        max_length=250, help_text="detector + subject + window; one open alert per key."
+    )
+    title = models.CharField(max_length=200)
+    summary = models.TextField(help_text="The plain-words explanation.")
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    score = models.PositiveSmallIntegerField(help_text="Risk score 0–100.")
+    factors = models.JSONField(default=list, help_text="[{label, points}] behind the score.")
+    evidence = models.JSONField(default=dict)
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="alerts")
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    occurrences = models.PositiveIntegerField(default=1)
+    owasp_nhi = models.JSONField(default=list)
+    nist_csf = models.JSONField(default=list)
+    mitre_attack = models.JSONField(default=list)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NEW)
+    substatus = models.CharField(max_length=30, blank=True)
+    resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="assigned_alerts",
+    )
+    response_owner = models.ForeignKey(
+        Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    recurrence_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="recurrences"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dedup_key"], name="alert_dedup_key_unique"),
+            models.CheckConstraint(
+                condition=Q(severity__in=Severity.values), name="alert_severity_valid"
+            ),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="alert_stage_valid"),
+            models.CheckConstraint(condition=Q(score__lte=100), name="alert_score_range"),
+        ]
+        indexes = [
+            models.Index(fields=["stage", "-last_seen_at"], name="alert_stage_recent"),
+            models.Index(fields=["identity", "-last_seen_at"], name="alert_identity_recent"),
+            models.Index(fields=["session", "detector_id"], name="alert_session_detector"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage in Stage.open_stages()
+
+
+class AlertHistory(models.Model):
+    """Every change of an alert: who, when, from, to, why (also mirrored in the audit log)."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="history")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=40)
+    from_stage = models.CharField(max_length=20, blank=True)
+    to_stage = models.CharField(max_length=20, blank=True)
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name_plural = "alert history"
+
+    def __str__(self) -> str:
+        return f"#{self.alert_id} {self.action} {self.from_stage}→{self.to_stage}"
