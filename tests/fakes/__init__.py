@@ -1,0 +1,1 @@
+"""Local fake vendor HTTP servers (Okta, Microsoft Graph, Google) for tests."""
