@@ -86,9 +86,6 @@ _HIGH_VALUE_PREFIXES: tuple[tuple[str, str], ...] = (
     ("policy.rule.", HighValueAction.POLICY_CHANGE),
     ("zone.", HighValueAction.POLICY_CHANGE),
     ("system.idp.lifecycle.", HighValueAction.POLICY_CHANGE),
-    ("system.org.", HighValueAction.POLICY_CHANGE),
-    ("system.feature.", HighValueAction.POLICY_CHANGE),
-    ("system.agent.", HighValueAction.POLICY_CHANGE),
     ("application.policy.", HighValueAction.POLICY_CHANGE),
     ("security.authenticator.lifecycle.", HighValueAction.POLICY_CHANGE),
 )
