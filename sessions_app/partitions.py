@@ -23,8 +23,8 @@ PARENT_TABLE = "sessions_app_telemetryevent"
 # pg_advisory_xact_lock key serialising partition DDL between concurrent ingest workers.
 _PARTITION_LOCK_ID = 0x60BE_9A27
 
-# Months whose partition is known to exist, per database alias. Filled only after the
-# creating transaction commits, so a rolled-back CREATE never leaves a stale entry.
+# Months whose partition is known to exist, per database alias. Filled only when the check
+# ran in its own committed transaction, so a rolled-back CREATE never leaves a stale entry.
 _known_months: dict[str, set[date]] = {}
 
 
@@ -93,7 +93,8 @@ def ensure_partitions(
     """Create any missing monthly partitions covering ``start``..``end``; return the new names.
 
     Cheap when the months are already known to this process (no query at all). Concurrent
-    callers are serialised by an advisory lock and use ``CREATE TABLE IF NOT EXISTS``.
+    callers are serialised by an advisory lock and use ``CREATE TABLE IF NOT EXISTS``. Call
+    it outside a transaction (as ingestion does) so the partition commits on its own.
     """
     connection = connections[using]
     if connection.vendor != "postgresql":
@@ -104,25 +105,28 @@ def ensure_partitions(
         return []
     if not _is_partitioned(using):
         return []
+    # Only a transaction of our own is known to commit: inside a caller's atomic block the
+    # partition could still roll back with it, so nothing is cached then.
+    committed_here = not connection.in_atomic_block
     missing = [m for m in wanted if m not in existing_partitions(using)]
     created: list[str] = []
-    with transaction.atomic(using=using):
-        if missing:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK_ID])
-                for month in missing:
-                    name = partition_name(month)
-                    cursor.execute(
-                        f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{PARENT_TABLE}" '
-                        "FOR VALUES FROM (%s) TO (%s)",
-                        [
-                            datetime(month.year, month.month, 1, tzinfo=UTC),
-                            datetime.combine(next_month(month), datetime.min.time(), UTC),
-                        ],
-                    )
-                    created.append(name)
-            logger.info("created event partitions %s", ", ".join(created))
-        transaction.on_commit(lambda: known.update(wanted), using=using)
+    if missing:
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK_ID])
+            for month in missing:
+                name = partition_name(month)
+                cursor.execute(
+                    f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{PARENT_TABLE}" '
+                    "FOR VALUES FROM (%s) TO (%s)",
+                    [
+                        datetime(month.year, month.month, 1, tzinfo=UTC),
+                        datetime.combine(next_month(month), datetime.min.time(), UTC),
+                    ],
+                )
+                created.append(name)
+        logger.info("created event partitions %s", ", ".join(created))
+    if committed_here:
+        known.update(wanted)
     return created
 
 
