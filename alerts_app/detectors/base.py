@@ -528,7 +528,7 @@ def short_key(key: str) -> str:
 
 
 def human_duration(seconds: float) -> str:
-    """42 s, 42 min, 3 h 5 min, 2 d 4 h — precise enough for an analyst, never ambiguous."""
+    """42 s, 42 min, 25 h 5 min, 3 d 4 h — precise enough for an analyst, never ambiguous."""
     seconds = round(abs(seconds))
     if seconds < 60:
         return f"{seconds} s"
@@ -536,7 +536,8 @@ def human_duration(seconds: float) -> str:
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    if hours < 24:
+    # Up to two days, hours read better than days ("25 h" against a "24 h" limit).
+    if hours < 48:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
