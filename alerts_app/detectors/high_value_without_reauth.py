@@ -88,8 +88,12 @@ def _last_authentication(
     for event in timeline:
         if event.occurred_at > at:
             break
-        if is_authentication(event) and (best_at is None or event.occurred_at >= best_at):
+        if not is_authentication(event):
+            continue
+        if best_at is None or event.occurred_at > best_at:
             best_at, best_event, how = event.occurred_at, event, "authentication"
+        elif event.occurred_at == best_at:
+            best_event = event  # the sign-in's own event: keep its network for comparison
     if best_at is None and state.first_seen_at is not None:
         return state.first_seen_at, None, "first sighting (sign-in time unknown)"
     return best_at, best_event, how
@@ -117,7 +121,7 @@ def detect(
         action = event.high_value_action.replace("_", " ")
         factors = [
             Factor(
-                f"{action.capitalize()} {human_duration(age)} after {how}; "
+                f"{action[:1].upper()}{action[1:]} {human_duration(age)} after {how}; "
                 f"{policy.name} asks for re-authentication within "
                 f"{human_duration(policy.reauth_window_s)}",
                 40,
@@ -149,7 +153,7 @@ def detect(
     if target:
         what += f" ({target})"
     summary = (
-        f"{what.capitalize()} in session {short_key(state.session_key)} from "
+        f"{what[:1].upper()}{what[1:]} in session {short_key(state.session_key)} from "
         f"{describe_network(trigger)} by {describe_client(trigger)}, {age} after {how} "
         f"with no re-authentication; {policy.name} window is "
         f"{human_duration(policy.reauth_window_s)}"
