@@ -106,11 +106,17 @@ class Alert(models.Model):
     owasp_nhi = models.JSONField(default=list)
     nist_csf = models.JSONField(default=list)
     mitre_attack = models.JSONField(default=list)
+    controls = models.CharField(
+        max_length=600, blank=True, help_text="' id id … ' of every mapped control, for filtering."
+    )
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NEW)
     substatus = models.CharField(max_length=30, blank=True)
     resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="assigned_alerts",
     )
     response_owner = models.ForeignKey(
@@ -141,6 +147,11 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
+
+    def save(self, *args, **kwargs):
+        ids = [*self.owasp_nhi, *self.nist_csf, *self.mitre_attack]
+        self.controls = f" {' '.join(ids)} " if ids else ""
+        super().save(*args, **kwargs)
 
     @property
     def is_open(self) -> bool:

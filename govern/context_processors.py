@@ -9,9 +9,11 @@ from .roles import role_of
 # (label, url name, permission required or None)
 NAV = [
     ("Overview", "home", None),
+    ("Alerts", "alerts_app:alert_list", "alerts_app.view_alert"),
     ("Identities", "sessions_app:identity_list", "sessions_app.view_identity"),
     ("Sessions", "sessions_app:session_list", "sessions_app.view_session"),
     ("Events", "sessions_app:event_list", "sessions_app.view_telemetryevent"),
+    ("Detectors", "alerts_app:detector_list", "alerts_app.view_detectorconfig"),
     ("Sources", "sessions_app:source_list", "sessions_app.view_source"),
     ("Audit log", "audit_log", "sessions_app.view_auditevent"),
     ("Users", "user_list", "auth.view_user"),

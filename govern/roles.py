@@ -18,6 +18,7 @@ _READ = [
     "sessions_app.view_session",
     "sessions_app.view_telemetryevent",
     "sessions_app.view_owner",
+    "alerts_app.view_alert",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -27,6 +28,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sessions_app.view_source",
         "sessions_app.view_auditevent",
         "sessions_app.view_quarantinedevent",
+        "alerts_app.view_detectorconfig",
     ],
     ADMIN: [
         *_READ,
@@ -42,6 +44,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",
+        "alerts_app.view_detectorconfig",
+        "alerts_app.change_detectorconfig",
     ],
 }
 

@@ -16,5 +16,6 @@ urlpatterns = [
     path("users/new/", views.user_create, name="user_create"),
     path("users/<int:pk>/", views.user_edit, name="user_edit"),
     path("", include("sessions_app.urls")),
+    path("", include("alerts_app.urls")),
     path("admin/", admin.site.urls),
 ]

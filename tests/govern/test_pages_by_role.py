@@ -23,7 +23,21 @@ def objects(db):
     session = Session.objects.create(
         source=source, session_key="abc123", identity=identity, first_seen_at=now, last_seen_at=now
     )
-    return {"source": source, "identity": identity, "session": session}
+    from alerts_app.models import Alert
+
+    alert = Alert.objects.create(
+        detector_id="impossible_travel",
+        dedup_key="impossible_travel|x|1",
+        title="Travel",
+        summary="Signed in from two far-apart places.",
+        severity="high",
+        score=70,
+        identity=identity,
+        session=session,
+        first_seen_at=now,
+        last_seen_at=now,
+    )
+    return {"source": source, "identity": identity, "session": session, "alert": alert}
 
 
 def pages(objects):
@@ -34,6 +48,10 @@ def pages(objects):
         (reverse("sessions_app:session_list"), ALL),
         (reverse("sessions_app:session_detail", args=[objects["session"].pk]), ALL),
         (reverse("sessions_app:event_list"), ALL),
+        (reverse("alerts_app:alert_list"), ALL),
+        (reverse("alerts_app:alert_detail", args=[objects["alert"].pk]), ALL),
+        (reverse("alerts_app:detector_list"), MANAGERS_UP),
+        (reverse("alerts_app:detector_edit", args=["impossible_travel"]), ADMIN_ONLY),
         (reverse("sessions_app:source_list"), MANAGERS_UP),
         (reverse("sessions_app:source_detail", args=[objects["source"].pk]), MANAGERS_UP),
         (reverse("audit_log"), MANAGERS_UP),

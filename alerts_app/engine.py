@@ -1,0 +1,382 @@
+"""The detection engine: load state from the database, run the pure detectors, persist alerts.
+
+Detection is deterministic and idempotent: a session (or identity) is always evaluated over
+its stored event history in event-time order, whatever order the events arrived in, and each
+finding is merged into the alert with the same dedup key. Running it twice, or over events
+that were already evaluated, changes nothing. Late events are simply part of the next
+evaluation of their session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from govern.audit import audit_log
+from sessions_app.ingest.schema import NormalizedEvent
+from sessions_app.models import Identity, Session, TelemetryEvent
+
+from .detectors import REGISTRY
+from .detectors.base import DEFAULT_POLICY, Finding, IdentityState, SessionState
+from .models import Alert, AlertHistory, DetectorConfig, Severity, Stage
+
+log = logging.getLogger(__name__)
+
+# A finding whose events start within this long after the open alert's last event is the
+# same incident; later ones become a new alert linked to the earlier one as a recurrence.
+DEDUP_WINDOW = timedelta(hours=24)
+SESSION_EVENT_LIMIT = 5000
+IDENTITY_LOOKBACK = timedelta(days=31)
+IDENTITY_EVENT_LIMIT = 20000
+# Closed as remediated, then replayed again: the system re-opens the alert.
+REOPEN_ON_REPLAY = {"true_positive", "auto_remediated"}
+
+PROVIDER_OF_SOURCE_KIND = {"okta": "okta", "entra": "entra", "google": "google"}
+
+
+@dataclass
+class DetectionResult:
+    sessions: int = 0
+    identities: int = 0
+    created: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    reopened: list[int] = field(default_factory=list)
+
+    def merge(self, other: DetectionResult) -> None:
+        self.sessions += other.sessions
+        self.identities += other.identities
+        self.created += other.created
+        self.updated += other.updated
+        self.reopened += other.reopened
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def event_from_row(row: TelemetryEvent, *, provider: str, actor_kind: str) -> NormalizedEvent:
+    """Rebuild the NormalizedEvent a detector reads from a stored event row."""
+    details = row.details or {}
+    return NormalizedEvent(
+        provider=provider,
+        provider_event_id=row.provider_event_id,
+        occurred_at=row.occurred_at,
+        provider_event_type=row.provider_event_type,
+        event_type=row.event_type,
+        outcome=row.outcome,
+        actor_id=str(details.get("actor_id") or row.identity_id or ""),
+        actor_login=details.get("actor_login", ""),
+        actor_display_name=details.get("actor_display_name", ""),
+        actor_kind=actor_kind,
+        session_key=row.session_key,
+        session_keys=details.get("session_keys") or {},
+        token_kind=details.get("token_kind") or "browser_session",
+        ip=row.ip,
+        asn=row.asn,
+        as_org=row.as_org,
+        country=row.country,
+        city=row.city,
+        lat=row.lat,
+        lon=row.lon,
+        anonymizer=row.anonymizer,
+        user_agent=row.user_agent,
+        device_id=row.device_id,
+        client_app=row.client_app,
+        interactive=details.get("interactive"),
+        auth_methods=tuple(details.get("auth_methods") or ()),
+        mfa=row.mfa,
+        high_value_action=row.high_value_action,
+        risk=details.get("risk") or {},
+        target=details.get("target") or {},
+    )
+
+
+def _configs() -> dict[str, DetectorConfig]:
+    return {c.detector_id: c for c in DetectorConfig.objects.all()}
+
+
+def _enabled_detectors(scope: str, identity_kind: str, configs: dict[str, DetectorConfig]):
+    for detector in REGISTRY.values():
+        config = configs.get(detector.id)
+        if config is not None and not config.enabled:
+            continue
+        if detector.spec.scope != scope or not detector.applies(identity_kind):
+            continue
+        params = detector.validate_params(config.params if config else None)
+        yield detector, params
+
+
+def _session_events(session: Session) -> list[NormalizedEvent]:
+    provider = PROVIDER_OF_SOURCE_KIND.get(session.source.kind, "generic")
+    rows = (
+        TelemetryEvent.objects.filter(session_id=session.pk)
+        .defer("raw")
+        .order_by("-occurred_at", "-id")[:SESSION_EVENT_LIMIT]
+    )
+    events = [event_from_row(r, provider=provider, actor_kind=session.identity.kind) for r in rows]
+    events.reverse()
+    return events
+
+
+def _session_state(session: Session) -> SessionState:
+    return SessionState(
+        session_key=session.session_key,
+        token_kind=session.token_kind,
+        identity_kind=session.identity.kind,
+        privilege_tier=session.identity.privilege_tier,
+        status=session.status,
+        revoked_at=session.revoked_at,
+        ended_at=session.ended_at,
+        authenticated_at=session.authenticated_at,
+        first_seen_at=session.first_seen_at,
+        last_seen_at=session.last_seen_at,
+        credential_changed_at=session.identity.credential_changed_at,
+        prior_events=(),
+    )
+
+
+def _identity_events(identity: Identity, now: datetime) -> list[NormalizedEvent]:
+    rows = (
+        TelemetryEvent.objects.filter(
+            identity_id=identity.pk, occurred_at__gte=now - IDENTITY_LOOKBACK
+        )
+        .select_related("source")
+        .defer("raw")
+        .order_by("-occurred_at", "-id")[:IDENTITY_EVENT_LIMIT]
+    )
+    events = [
+        event_from_row(
+            r,
+            provider=PROVIDER_OF_SOURCE_KIND.get(r.source.kind, "generic"),
+            actor_kind=identity.kind,
+        )
+        for r in rows
+    ]
+    events.reverse()
+    return events
+
+
+# ---------------------------------------------------------------------------- running
+
+
+def detect_sessions(session_ids: Iterable[int], *, now: datetime | None = None) -> DetectionResult:
+    """Run every enabled session-scope detector over each session's stored timeline."""
+    now = now or timezone.now()
+    configs = _configs()
+    result = DetectionResult()
+    sessions = Session.objects.filter(pk__in=list(session_ids)).select_related(
+        "identity", "identity__owner", "source"
+    )
+    for session in sessions:
+        events = _session_events(session)
+        state = _session_state(session)
+        findings: list[Finding] = []
+        for detector, params in _enabled_detectors("session", session.identity.kind, configs):
+            findings += detector.detect(state, events, params, DEFAULT_POLICY, now=now)
+        result.merge(_persist(findings, identity=session.identity, session=session))
+        result.sessions += 1
+    return result
+
+
+def detect_identities(
+    identity_ids: Iterable[int], *, now: datetime | None = None
+) -> DetectionResult:
+    """Run every enabled identity-scope detector over each identity's recent history."""
+    now = now or timezone.now()
+    configs = _configs()
+    result = DetectionResult()
+    for identity in Identity.objects.filter(pk__in=list(identity_ids)).select_related("owner"):
+        events = _identity_events(identity, now)
+        if not events:
+            continue
+        state = IdentityState(
+            identity_key=f"{identity.login} (#{identity.pk})",
+            identity_kind=identity.kind,
+            privilege_tier=identity.privilege_tier,
+            credential_changed_at=identity.credential_changed_at,
+        )
+        findings: list[Finding] = []
+        for detector, params in _enabled_detectors("identity", identity.kind, configs):
+            findings += detector.detect(state, events, params, DEFAULT_POLICY, now=now)
+        sessions = _sessions_by_key(identity, findings)
+        result.merge(_persist(findings, identity=identity, sessions=sessions))
+        result.identities += 1
+    return result
+
+
+def _sessions_by_key(identity: Identity, findings: Sequence[Finding]) -> dict[str, Session]:
+    keys = {f.evidence.get("session_key") for f in findings if f.evidence.get("session_key")}
+    if not keys:
+        return {}
+    return {
+        s.session_key: s
+        for s in Session.objects.filter(identity=identity, session_key__in=keys).select_related(
+            "source"
+        )
+    }
+
+
+# ---------------------------------------------------------------------------- persisting
+
+
+def _event_ids(finding: Finding) -> list[str]:
+    ids = finding.evidence.get("event_ids") or finding.evidence.get("trigger_event_ids") or []
+    return sorted({str(i) for i in ids})
+
+
+def _subject(finding: Finding) -> str:
+    return (
+        f"{finding.dedup_subject}#{finding.variant}" if finding.variant else finding.dedup_subject
+    )
+
+
+def _persist(
+    findings: Sequence[Finding],
+    *,
+    identity: Identity,
+    session: Session | None = None,
+    sessions: dict[str, Session] | None = None,
+) -> DetectionResult:
+    result = DetectionResult()
+    for finding in sorted(findings, key=lambda f: (f.detector_id, _subject(f), f.first_event_at)):
+        target_session = session or (sessions or {}).get(finding.evidence.get("session_key", ""))
+        outcome, alert = alert_upsert_from_finding(
+            finding=finding, identity=identity, session=target_session
+        )
+        if outcome != "unchanged":
+            getattr(result, outcome).append(alert.pk)
+    return result
+
+
+@transaction.atomic
+def alert_upsert_from_finding(
+    *, finding: Finding, identity: Identity, session: Session | None
+) -> tuple[str, Alert]:
+    """Create the alert for a finding, or merge it into the alert with the same dedup key.
+
+    Returns ("created" | "updated" | "reopened" | "unchanged", alert).
+    """
+    detector = REGISTRY[finding.detector_id]
+    prefix = f"{finding.detector_id}|{_subject(finding)}|"
+    first = finding.first_event_at or timezone.now()
+    last = finding.last_event_at or first
+    event_ids = _event_ids(finding)
+    latest = (
+        Alert.objects.select_for_update()
+        .filter(dedup_key__startswith=prefix)
+        .order_by("-first_seen_at", "-id")
+        .first()
+    )
+    if latest is not None and first <= latest.last_seen_at + DEDUP_WINDOW:
+        return _merge(latest, finding, event_ids, first, last)
+    alert = Alert.objects.create(
+        detector_id=finding.detector_id,
+        detector_version=finding.detector_version,
+        dedup_key=f"{prefix}{first.strftime('%Y%m%dT%H%M%S.%f')}",
+        title=detector.spec.title,
+        summary=finding.summary,
+        severity=finding.severity,
+        score=finding.score,
+        factors=[{"label": f.label, "points": f.points} for f in finding.factors],
+        evidence={**finding.evidence, "event_ids": event_ids},
+        identity=identity,
+        session=session,
+        source=session.source if session else None,
+        first_seen_at=first,
+        last_seen_at=last,
+        occurrences=max(1, len(event_ids)),
+        owasp_nhi=list(detector.spec.owasp_nhi),
+        nist_csf=list(detector.spec.nist_csf),
+        mitre_attack=list(detector.spec.mitre_attack),
+        response_owner=identity.owner,
+        recurrence_of=latest,
+    )
+    AlertHistory.objects.create(
+        alert=alert,
+        at=timezone.now(),
+        actor_label="system:detection",
+        action="created",
+        to_stage=Stage.NEW,
+        reason=finding.summary[:500],
+    )
+    audit_log(
+        actor_label="system:detection",
+        verb="alert.create",
+        obj=alert,
+        after={"severity": alert.severity, "score": alert.score, "detector": alert.detector_id},
+    )
+    _refresh_risk(identity=identity, session=session)
+    return "created", alert
+
+
+def _merge(
+    alert: Alert, finding: Finding, event_ids: list[str], first: datetime, last: datetime
+) -> tuple[str, Alert]:
+    known = set(alert.evidence.get("event_ids") or [])
+    new_ids = [i for i in event_ids if i not in known]
+    if not new_ids and last <= alert.last_seen_at:
+        return "unchanged", alert
+    stronger = finding.score > alert.score
+    alert.occurrences += len(new_ids)
+    alert.first_seen_at = min(alert.first_seen_at, first)
+    alert.last_seen_at = max(alert.last_seen_at, last)
+    alert.evidence = {
+        **(finding.evidence if stronger else alert.evidence),
+        "event_ids": sorted(known | set(event_ids)),
+    }
+    if stronger:
+        alert.score, alert.summary = finding.score, finding.summary
+        alert.factors = [{"label": f.label, "points": f.points} for f in finding.factors]
+    if Severity.rank(finding.severity) > Severity.rank(alert.severity):
+        alert.severity = finding.severity
+    outcome = "updated"
+    if new_ids and (
+        alert.stage == Stage.CONTAINED
+        or (alert.stage == Stage.CLOSED and alert.resolution in REOPEN_ON_REPLAY)
+    ):
+        previous = alert.stage
+        alert.stage, alert.resolution, alert.closed_at = Stage.IN_PROGRESS, "", None
+        reason = "New activity matching this alert after it was contained or remediated."
+        AlertHistory.objects.create(
+            alert=alert,
+            at=timezone.now(),
+            actor_label="system:detection",
+            action="reopened",
+            from_stage=previous,
+            to_stage=alert.stage,
+            reason=reason,
+        )
+        audit_log(
+            actor_label="system:detection",
+            verb="alert.reopen",
+            obj=alert,
+            before={"stage": previous},
+            after={"stage": alert.stage, "reason": reason},
+        )
+        outcome = "reopened"
+    alert.save()
+    _refresh_risk(identity=alert.identity, session=alert.session)
+    return outcome, alert
+
+
+def _refresh_risk(*, identity: Identity, session: Session | None) -> None:
+    """Keep session and identity risk = their strongest open alert, with its factors."""
+    open_alerts = Alert.objects.filter(stage__in=Stage.open_stages())
+    for obj, alerts in (
+        (session, open_alerts.filter(session=session) if session else None),
+        (identity, open_alerts.filter(identity=identity)),
+    ):
+        if obj is None:
+            continue
+        top = alerts.order_by("-score", "-last_seen_at").first()
+        obj.risk_score = top.score if top else 0
+        obj.risk_factors = (
+            [*top.factors, {"label": f"from alert #{top.pk}: {top.title}", "points": 0}]
+            if top
+            else []
+        )
+        obj.save(update_fields=["risk_score", "risk_factors"])

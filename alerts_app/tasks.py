@@ -1,0 +1,62 @@
+"""Celery tasks of the detection engine. They take ids, re-read state, call the engine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from sessions_app.choices import SessionStatus
+from sessions_app.models import Session
+
+from . import engine
+from .detectors.base import DEFAULT_POLICY
+
+SWEEP_BATCH = 2000
+
+
+@shared_task(
+    name="alerts_app.detect_batch",
+    acks_late=True,  # idempotent: detection over stored events merges into dedup-keyed alerts
+    reject_on_worker_lost=True,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def detect_batch(session_ids: list[int], identity_ids: list[int]) -> dict:
+    """Detection for the sessions and identities one ingested batch touched."""
+    result = engine.detect_sessions(session_ids)
+    result.merge(engine.detect_identities(identity_ids))
+    return {
+        "created": len(result.created),
+        "updated": len(result.updated),
+        "reopened": len(result.reopened),
+    }
+
+
+@shared_task(
+    name="alerts_app.sweep_sessions",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def sweep_sessions() -> dict:
+    """Time-based checks (lifetime, idle) on active sessions that received no new events."""
+    now = timezone.now()
+    horizon = now - timedelta(
+        seconds=min(DEFAULT_POLICY.max_lifetime_s or 86400, DEFAULT_POLICY.idle_timeout_s or 3600)
+    )
+    ids = list(
+        Session.objects.filter(status=SessionStatus.ACTIVE, first_seen_at__lte=horizon)
+        .order_by("first_seen_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    result = engine.detect_sessions(ids, now=now)
+    return {"sessions": len(ids), "created": len(result.created)}
+
+
+def on_events_ingested(sender, *, session_ids, identity_ids, **kwargs) -> None:
+    """Receiver of sessions_app.signals.events_ingested (sent on commit)."""
+    if session_ids or identity_ids:
+        detect_batch.delay(sorted(session_ids), sorted(identity_ids))
