@@ -561,12 +561,14 @@ class RoundRobinConnector(HttpConnector):
             more = True
         else:
             if not current.late:
-                # Without any record the window start is the best "seen up to" we know; it
-                # keeps a quiet stream's window from drifting forward with the clock.
-                base = watermarks.get(current.stream) or format_time(
-                    parse_time(current.start) + self.overlap
-                )
-                watermarks[current.stream] = later(base, parse_time(current.max_seen))
+                seen = parse_time(current.max_seen)
+                if seen is not None:
+                    watermarks[current.stream] = later(watermarks.get(current.stream), seen)
+                elif not watermarks.get(current.stream):
+                    # Nothing seen yet: anchor the window where this round started so a quiet
+                    # stream's window does not drift forward with the clock.
+                    anchor = parse_time(current.start) + self.overlap
+                    watermarks[current.stream] = format_time(anchor)
             state_round = None
             more = bool(pending)
         new_cursor = {
