@@ -56,7 +56,8 @@ SPEC = DetectorSpec(
         "internals, Okta-Integrations agent, Microsoft's AS8075) are context only."
     ),
     severity_logic=(
-        "New network 35 points, changed device token 20, changed client 20; a script or "
+        "New network 35 points, changed device token 20 (30 under a device-binding policy), "
+        "changed client 20; a script or "
         "headless client on a browser session adds 25, another country 10, an anonymiser 10, "
         "a privileged identity 10 (break-glass 20). Medium from 40, high from 65, critical "
         "from 85."
@@ -191,6 +192,8 @@ def detect(
                 ]
                 if device_changed:
                     factors.append(Factor("Device token changed", 20))
+                    if policy.device_binding:
+                        factors.append(Factor(f"{policy.name} binds sessions to a device", 10))
                 if client_changed:
                     factors.append(
                         Factor(

@@ -99,7 +99,9 @@ def detect(
     return findings
 
 
-def _auth_clock(state: SessionState, uses: Sequence[NormalizedEvent], at: datetime):
+def _auth_clock(
+    state: SessionState, uses: Sequence[NormalizedEvent], at: datetime
+) -> tuple[datetime | None, str]:
     """When the session last (re-)authenticated at or before ``at``, and how we know."""
     start = state.authenticated_at or state.first_seen_at
     source = "authentication" if state.authenticated_at else "first sighting"

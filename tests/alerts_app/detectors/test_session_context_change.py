@@ -1,6 +1,8 @@
 """Replay inside one session: new network plus new device or client."""
 
-from alerts_app.detectors import get
+from dataclasses import replace
+
+from alerts_app.detectors import DEFAULT_POLICY, get
 
 from .factories import (
     AWS_FRANKFURT,
@@ -177,3 +179,12 @@ def test_login_phase_events_still_seed_the_known_context():
     new = [ev(30, BERLIN_CELLULAR, device_id="dt-p", user_agent=SAFARI_IOS)]
     assert run(session(*prior, authenticated_at=at(1)), new) == []
     assert BERLIN["asn"] != BERLIN_CELLULAR["asn"]
+
+
+def test_device_binding_policy_weighs_a_device_change_more():
+    replay = ev(30, AWS_FRANKFURT, device_id="dt-unknown")
+    bound = replace(DEFAULT_POLICY, device_binding=True, name="Bound")
+    state = session(login(0), authenticated_at=at(0))
+    [plain] = detector.detect(state, [replay])
+    [strict] = detector.detect(state, [replay], None, bound)
+    assert strict.score == plain.score + 10
