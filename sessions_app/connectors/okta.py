@@ -222,6 +222,12 @@ class OktaConnector(HttpConnector):
         }
 
     def fetch_page(self, cursor: dict) -> Page:
+        """Fetch the next System Log page.
+
+        ``more`` is true only for a full page (Okta's advice: poll again at once while pages
+        are full, wait when a page is short or empty) and while the rate-limit budget share
+        is not used up. The returned cursor always holds Okta's next link when one was sent.
+        """
         cursor = cursor or {}
         watermark = cursor.get("watermark")
         next_url = cursor.get("next_url")
