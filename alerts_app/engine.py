@@ -58,8 +58,14 @@ class DetectionResult:
 # ---------------------------------------------------------------------------- loading
 
 
-def event_from_row(row: TelemetryEvent, *, provider: str, actor_kind: str) -> NormalizedEvent:
-    """Rebuild the NormalizedEvent a detector reads from a stored event row."""
+def event_from_row(
+    row: TelemetryEvent, *, provider: str, actor_kind: str, with_raw: bool = False
+) -> NormalizedEvent:
+    """Rebuild the NormalizedEvent a detector reads from a stored event row.
+
+    ``with_raw`` loads the raw vendor event too (session timelines: a few detector checks,
+    such as the IdP's own admin-console client, read vendor fields that are not normalised).
+    """
     details = row.details or {}
     return NormalizedEvent(
         provider=provider,
@@ -92,6 +98,8 @@ def event_from_row(row: TelemetryEvent, *, provider: str, actor_kind: str) -> No
         high_value_action=row.high_value_action,
         risk=details.get("risk") or {},
         target=details.get("target") or {},
+        status_detail=details.get("status_detail", ""),
+        raw=row.raw if with_raw else {},
     )
 
 

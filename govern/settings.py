@@ -157,6 +157,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Picks the enabled pulled sources whose next poll is due; one task per source.
+    "poll-due-sources": {"task": "sessions_app.poll_due_sources", "schedule": 15.0},
+    # Time-based detection (session lifetime and idle) for sessions that went quiet.
+    "sweep-sessions": {"task": "alerts_app.sweep_sessions", "schedule": 300.0},
+    "enforce-retention": {"task": "sessions_app.enforce_retention", "schedule": 86400.0},
+}
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Redelivers unacknowledged (acks_late) tasks of a dead worker after this many seconds.
@@ -254,6 +261,8 @@ SESSION_COOKIE_HTTPONLY = True
 # Optional MaxMind-format (GeoLite2/GeoIP2 .mmdb) files for IP enrichment; never an online service.
 GOVERN_GEOIP_CITY_DB = os.environ.get("GOVERN_GEOIP_CITY_DB", "")
 GOVERN_GEOIP_ASN_DB = os.environ.get("GOVERN_GEOIP_ASN_DB", "")
+# Telemetry retention: whole monthly partitions older than this are dropped (0 keeps all).
+GOVERN_EVENT_RETENTION_DAYS = int(os.environ.get("GOVERN_EVENT_RETENTION_DAYS", "0"))
 # Base URL used in links sent by email/webhook ("was this you?").
 GOVERN_BASE_URL = os.environ.get("GOVERN_BASE_URL", "http://127.0.0.1:8000")
 

@@ -17,5 +17,6 @@ urlpatterns = [
     path("users/<int:pk>/", views.user_edit, name="user_edit"),
     path("", include("sessions_app.urls")),
     path("", include("alerts_app.urls")),
+    path("", include("sessions_app.urls_webhooks")),
     path("admin/", admin.site.urls),
 ]

@@ -11,5 +11,10 @@ urlpatterns = [
     path("sessions/<int:pk>/", views.session_detail, name="session_detail"),
     path("events/", views.event_list, name="event_list"),
     path("sources/", views.source_list, name="source_list"),
+    path("sources/new/", views.source_create, name="source_create"),
     path("sources/<int:pk>/", views.source_detail, name="source_detail"),
+    path("sources/<int:pk>/edit/", views.source_edit, name="source_edit"),
+    path("sources/<int:pk>/toggle/", views.source_toggle, name="source_toggle"),
+    path("sources/<int:pk>/test/", views.source_test, name="source_test"),
+    path("sources/<int:pk>/quarantine/retry/", views.quarantine_retry, name="quarantine_retry"),
 ]

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from govern.audit import client_ip_of
 from govern.pagination import paginate
 
-from . import selectors
+from . import selectors, services
+from .choices import SourceKind
+from .connectors import ConnectorError, connector_for
 from .filtersets import EventFilter, IdentityFilter, SessionFilter
+from .forms import SourceForm
 from .models import Identity, QuarantinedEvent, Session, Source
 
 
@@ -85,3 +92,128 @@ def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "quarantined_count": quarantined.count(),
         },
     )
+
+
+def _save_source(request, form: SourceForm, source: Source | None) -> Source:
+    if source is None:
+        return services.source_create(
+            name=form.cleaned_data["name"],
+            kind=form.kind,
+            settings=form.settings_values(),
+            secrets=form.secret_values(),
+            enabled=form.cleaned_data["enabled"],
+            poll_interval_seconds=form.cleaned_data.get("poll_interval_seconds") or 60,
+            actor=request.user,
+            client_ip=client_ip_of(request),
+        )
+    services.source_update(
+        source=source,
+        name=form.cleaned_data["name"],
+        settings=form.settings_values(),
+        enabled=form.cleaned_data["enabled"],
+        poll_interval_seconds=form.cleaned_data.get("poll_interval_seconds"),
+        actor=request.user,
+        client_ip=client_ip_of(request),
+    )
+    if form.secret_values():
+        services.source_set_secrets(
+            source=source,
+            secrets=form.secret_values(),
+            actor=request.user,
+            client_ip=client_ip_of(request),
+        )
+    return source
+
+
+@permission_required("sessions_app.add_source", raise_exception=True)
+def source_create(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("kind") or request.POST.get("kind") or ""
+    if kind not in SourceKind.values:
+        return render(request, "sessions_app/source_kind.html", {"kinds": SourceKind.choices})
+    form = SourceForm(request.POST or None, kind=kind)
+    if request.method == "POST" and form.is_valid():
+        try:
+            source = _save_source(request, form, None)
+        except ValidationError as exc:
+            _add_model_errors(form, exc)
+        else:
+            messages.success(request, f"Source {source.name} created.")
+            return redirect("sessions_app:source_detail", pk=source.pk)
+    return render(
+        request,
+        "sessions_app/source_form.html",
+        {"form": form, "kind": kind, "kind_label": SourceKind(kind).label},
+    )
+
+
+@permission_required("sessions_app.change_source", raise_exception=True)
+def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    source = get_object_or_404(Source, pk=pk)
+    form = SourceForm(request.POST or None, kind=source.kind, source=source)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _save_source(request, form, source)
+        except ValidationError as exc:
+            _add_model_errors(form, exc)
+        else:
+            messages.success(request, f"Source {source.name} saved.")
+            return redirect("sessions_app:source_detail", pk=source.pk)
+    return render(
+        request,
+        "sessions_app/source_form.html",
+        {
+            "form": form,
+            "source": source,
+            "kind": source.kind,
+            "kind_label": source.get_kind_display(),
+        },
+    )
+
+
+def _add_model_errors(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@permission_required("sessions_app.change_source", raise_exception=True)
+@require_POST
+def source_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    source = get_object_or_404(Source, pk=pk)
+    services.source_update(
+        source=source,
+        enabled=not source.enabled,
+        actor=request.user,
+        client_ip=client_ip_of(request),
+    )
+    messages.success(request, f"{source.name} {'enabled' if source.enabled else 'disabled'}.")
+    return redirect("sessions_app:source_detail", pk=source.pk)
+
+
+@permission_required("sessions_app.change_source", raise_exception=True)
+@require_POST
+def source_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """Try the connector's credentials and API once, and say what happened."""
+    source = get_object_or_404(Source, pk=pk)
+    try:
+        message = connector_for(source).test_connection()
+    except ConnectorError as exc:
+        messages.error(request, f"Connection test failed ({exc.kind}): {exc}")
+    else:
+        messages.success(request, f"Connection test passed: {message}")
+    return redirect("sessions_app:source_detail", pk=source.pk)
+
+
+@permission_required("sessions_app.change_quarantinedevent", raise_exception=True)
+@require_POST
+def quarantine_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    source = get_object_or_404(Source, pk=pk)
+    ids = QuarantinedEvent.objects.filter(source=source, resolved_at__isnull=True).values_list(
+        "pk", flat=True
+    )
+    result = services.quarantine_reprocess(quarantined_ids=list(ids), actor=request.user)
+    messages.success(
+        request,
+        f"Re-processed quarantine: imported {result.imported}, duplicates {result.duplicates}, "
+        f"still quarantined {result.quarantined}.",
+    )
+    return redirect("sessions_app:source_detail", pk=source.pk)
