@@ -184,6 +184,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
     CACHES = {
