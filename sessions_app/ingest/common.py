@@ -78,13 +78,10 @@ def dig(obj: Any, path: str, default: Any = None) -> Any:
     while i < len(segments):
         current = _as_container(current)
         if isinstance(current, dict):
-            for j in range(len(segments), i, -1):
-                value = ci_get(current, ".".join(segments[i:j]), default=_MISSING)
-                if value is not _MISSING:
-                    current, i = value, j
-                    break
-            else:
+            found = _longest_key_match(current, segments, i)
+            if found is None:
                 return default
+            current, i = found
         elif isinstance(current, list) and segments[i].lstrip("-").isdigit():
             index = int(segments[i])
             if not -len(current) <= index < len(current):
@@ -93,6 +90,29 @@ def dig(obj: Any, path: str, default: Any = None) -> Any:
         else:
             return default
     return default if current is None else current
+
+
+def _longest_key_match(obj: dict, segments: list[str], start: int) -> tuple[Any, int] | None:
+    """(value, next segment index) for the longest run of segments naming a key of ``obj``.
+
+    Exact-case keys are tried for every run first; the lower-cased view of the dict is built
+    at most once per level, and only when no exact key matched (it is the costly part on
+    events with many null fields).
+    """
+    runs = [(".".join(segments[start:j]), j) for j in range(len(segments), start, -1)]
+    for key, j in runs:
+        value = obj.get(key)
+        if value is not None:
+            return value, j
+    lowered: dict[str, Any] = {}
+    for k, v in obj.items():
+        if isinstance(k, str) and v is not None:
+            lowered.setdefault(k.lower(), v)
+    for key, j in runs:
+        value = lowered.get(key.lower())
+        if value is not None:
+            return value, j
+    return None
 
 
 def first(obj: Any, *paths: str, default: Any = None) -> Any:
