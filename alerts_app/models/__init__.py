@@ -9,6 +9,15 @@ from .alerts import (
     Severity,
     Stage,
 )
+from .ssf import (
+    SsfDeliveryMethod,
+    SsfEvent,
+    SsfEventStatus,
+    SsfReceiver,
+    SsfSigningKey,
+    SsfStream,
+    SsfStreamStatus,
+)
 
 __all__ = [
     "Alert",
@@ -17,5 +26,12 @@ __all__ = [
     "DetectorState",
     "Resolution",
     "Severity",
+    "SsfDeliveryMethod",
+    "SsfEvent",
+    "SsfEventStatus",
+    "SsfReceiver",
+    "SsfSigningKey",
+    "SsfStream",
+    "SsfStreamStatus",
     "Stage",
 ]
