@@ -393,3 +393,167 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Audit events are append-only.")
+
+
+# ------------------------------------------------------------------ session-lifetime policies
+
+
+class PolicyMode(models.TextChoices):
+    MONITOR = "monitor", "Monitor (alert only)"
+    ENFORCE = "enforce", "Enforce"
+
+
+class ViolationAction(models.TextChoices):
+    ALERT = "alert", "Alert"
+    ALERT_AND_REVOKE = "alert_and_revoke", "Alert and revoke the session"
+
+
+class AssuranceLevel(models.TextChoices):
+    AAL1 = "AAL1", "AAL1"
+    AAL2 = "AAL2", "AAL2"
+    AAL3 = "AAL3", "AAL3"
+
+
+class SessionLifetimePolicy(models.Model):
+    """How long trust in a session may last, for the sessions in its scope.
+
+    Scope fields left blank match anything; a session or identity is governed by the enabled
+    policy whose scope matches it most specifically, then the lowest ``priority`` number, then
+    the oldest (``sessions_app.policies.effective_policy``). Limits are validated against
+    NIST SP 800-63B-4 for the policy's ``assurance_level`` (``sessions_app.policy_rules``):
+    values that contradict a SHALL are refused, values beyond a SHOULD need a justification.
+    Changes go through ``sessions_app.policy_services`` and each one adds a ``PolicyVersion``.
+    """
+
+    name = models.CharField(max_length=150, unique=True)
+    description = models.TextField(blank=True)
+    template = models.CharField(
+        max_length=20, blank=True, help_text="The template the policy started from."
+    )
+    assurance_level = models.CharField(
+        max_length=4, choices=AssuranceLevel.choices, default=AssuranceLevel.AAL2
+    )
+    # scope (blank = any)
+    identity_kind = models.CharField(max_length=20, choices=IdentityKind.choices, blank=True)
+    privilege_tier = models.CharField(max_length=20, choices=PrivilegeTier.choices, blank=True)
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="policies"
+    )
+    client_app = models.CharField(
+        max_length=200, blank=True, help_text="Application: sessions that used this client app."
+    )
+    department = models.CharField(
+        max_length=200, blank=True, help_text="Group or department of the identity."
+    )
+    # limits
+    max_lifetime_s = models.PositiveIntegerField(
+        help_text="Overall timeout: seconds after the last (re-)authentication."
+    )
+    idle_timeout_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Inactivity timeout in seconds; empty = none."
+    )
+    reauth_window_s = models.PositiveIntegerField(
+        help_text="High-value actions need an authentication at most this many seconds old."
+    )
+    device_binding = models.BooleanField(default=False)
+    allowed_countries = models.JSONField(
+        default=list, blank=True, help_text="ISO 3166 alpha-2 codes; empty = anywhere."
+    )
+    violation_action = models.CharField(
+        max_length=20, choices=ViolationAction.choices, default=ViolationAction.ALERT
+    )
+    mode = models.CharField(max_length=10, choices=PolicyMode.choices, default=PolicyMode.MONITOR)
+    priority = models.PositiveIntegerField(
+        default=100, help_text="Among equally specific policies, the lowest number wins."
+    )
+    justification = models.TextField(
+        blank=True, help_text="Why values beyond a NIST SHOULD are acceptable here."
+    )
+    enabled = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SCOPE_FIELDS = ("identity_kind", "privilege_tier", "source", "client_app", "department")
+
+    class Meta:
+        ordering = ["priority", "name"]
+        verbose_name = "session-lifetime policy"
+        verbose_name_plural = "session-lifetime policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(mode__in=PolicyMode.values), name="policy_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(violation_action__in=ViolationAction.values),
+                name="policy_action_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(assurance_level__in=AssuranceLevel.values), name="policy_aal_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_lifetime_s__gt=0), name="policy_lifetime_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def specificity(self) -> int:
+        """How many scope fields are set: the more, the more specific the policy."""
+        return sum(
+            1 for f in self.SCOPE_FIELDS if getattr(self, f if f != "source" else "source_id")
+        )
+
+
+class PolicyVersion(models.Model):
+    """One saved state of a policy: who changed it, when, the full snapshot and the diff."""
+
+    policy = models.ForeignKey(
+        SessionLifetimePolicy, on_delete=models.CASCADE, related_name="versions"
+    )
+    version = models.PositiveIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=20, help_text="created, updated, enabled, disabled")
+    snapshot = models.JSONField()
+    diff = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["policy", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "version"], name="policy_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} v{self.version}"
+
+
+class PolicyEnforcement(models.Model):
+    """One revocation a policy in enforce mode asked for, for one policy-violation alert.
+
+    The unique alert id makes enforcement idempotent: the scheduled evaluation inserts the row
+    and calls the revocation service in one transaction, so an alert is acted on once however
+    often the evaluation runs. ``alert_id`` is a plain id because alerts live in alerts_app,
+    which depends on this app.
+    """
+
+    policy = models.ForeignKey(
+        SessionLifetimePolicy, on_delete=models.CASCADE, related_name="enforcements"
+    )
+    policy_version = models.PositiveIntegerField()
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="+")
+    alert_id = models.BigIntegerField(unique=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=300, help_text="What the revocation service answered.")
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"policy {self.policy_id} → session {self.session_id}: {self.outcome}"
