@@ -29,6 +29,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sessions_app.view_auditevent",
         "sessions_app.view_quarantinedevent",
         "alerts_app.view_detectorconfig",
+        "govern.view_reports",
     ],
     ADMIN: [
         *_READ,
@@ -46,6 +47,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.change_user",
         "alerts_app.view_detectorconfig",
         "alerts_app.change_detectorconfig",
+        "govern.view_reports",
+        "govern.change_controlmapping",
     ],
 }
 
