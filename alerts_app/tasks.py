@@ -11,6 +11,7 @@ from sessions_app.choices import SessionStatus
 from sessions_app.models import Session
 
 from . import engine
+from .revocation import tasks as revocation_tasks  # noqa: F401  (registers its tasks)
 from .detectors.base import DEFAULT_POLICY
 
 SWEEP_BATCH = 2000

@@ -13,6 +13,7 @@ NAV = [
     ("Identities", "sessions_app:identity_list", "sessions_app.view_identity"),
     ("Sessions", "sessions_app:session_list", "sessions_app.view_session"),
     ("Events", "sessions_app:event_list", "sessions_app.view_telemetryevent"),
+    ("Revocations", "revocations:list", "alerts_app.view_revocation"),
     ("Detectors", "alerts_app:detector_list", "alerts_app.view_detectorconfig"),
     ("Sources", "sessions_app:source_list", "sessions_app.view_source"),
     ("Audit log", "audit_log", "sessions_app.view_auditevent"),

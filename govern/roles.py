@@ -19,10 +19,11 @@ _READ = [
     "sessions_app.view_telemetryevent",
     "sessions_app.view_owner",
     "alerts_app.view_alert",
+    "alerts_app.view_revocation",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    ANALYST: [*_READ],
+    ANALYST: [*_READ, "alerts_app.request_revocation"],
     MANAGER: [
         *_READ,
         "sessions_app.view_source",
@@ -30,6 +31,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sessions_app.view_quarantinedevent",
         "alerts_app.view_detectorconfig",
         "govern.view_reports",
+        "alerts_app.approve_revocation",
     ],
     ADMIN: [
         *_READ,
@@ -47,6 +49,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.change_user",
         "alerts_app.view_detectorconfig",
         "alerts_app.change_detectorconfig",
+        "alerts_app.request_revocation",
+        "alerts_app.approve_revocation",
         "govern.view_reports",
         "govern.change_controlmapping",
     ],

@@ -163,6 +163,8 @@ CELERY_BEAT_SCHEDULE = {
     # Time-based detection (session lifetime and idle) for sessions that went quiet.
     "sweep-sessions": {"task": "alerts_app.sweep_sessions", "schedule": 300.0},
     "enforce-retention": {"task": "sessions_app.enforce_retention", "schedule": 86400.0},
+    # Verified containment: decide revocations whose verification window has passed.
+    "containment-sweep": {"task": "alerts_app.containment_sweep", "schedule": 300.0},
 }
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL

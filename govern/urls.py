@@ -17,6 +17,7 @@ urlpatterns = [
     path("users/<int:pk>/", views.user_edit, name="user_edit"),
     path("", include("sessions_app.urls")),
     path("", include("alerts_app.urls")),
+    path("", include("alerts_app.revocation.urls")),
     path("", include("sessions_app.urls_webhooks")),
     path("admin/", admin.site.urls),
 ]

@@ -9,6 +9,16 @@ from .alerts import (
     Severity,
     Stage,
 )
+from .response import (
+    AttemptOutcome,
+    Containment,
+    Revocation,
+    RevocationAttempt,
+    RevocationScope,
+    RevocationStatus,
+    RevocationTarget,
+    TargetStatus,
+)
 from .ssf import (
     SsfDeliveryMethod,
     SsfEvent,
@@ -22,9 +32,16 @@ from .ssf import (
 __all__ = [
     "Alert",
     "AlertHistory",
+    "AttemptOutcome",
+    "Containment",
     "DetectorConfig",
     "DetectorState",
     "Resolution",
+    "Revocation",
+    "RevocationAttempt",
+    "RevocationScope",
+    "RevocationStatus",
+    "RevocationTarget",
     "Severity",
     "SsfDeliveryMethod",
     "SsfEvent",
@@ -34,4 +51,5 @@ __all__ = [
     "SsfStream",
     "SsfStreamStatus",
     "Stage",
+    "TargetStatus",
 ]

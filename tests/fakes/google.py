@@ -5,6 +5,9 @@ client has domain-wide delegation for the requested scope and a ``sub`` that is 
 verifying the RS256 signature. ``/admin/reports/v1/activity/users/all/applications/{app}``
 filters on ``startTime``, returns newest first, pages with an opaque ``nextPageToken`` bound to
 the query's ``startTime``, and omits ``items`` when nothing matched, as Google does.
+``POST /admin/directory/v1/users/{userKey}/signOut`` (users.signOut) answers 204 with the
+``admin.directory.user.security`` scope, 403 insufficientPermissions without it, 404 for an
+unknown user.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ TOKEN_PATH = "/token"
 REPORTS_RE = re.compile(r"^/admin/reports/v1/activity/users/all/applications/(?P<app>\w+)$")
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 AUDIT_SCOPE = "https://www.googleapis.com/auth/admin.reports.audit.readonly"
+SECURITY_SCOPE = "https://www.googleapis.com/auth/admin.directory.user.security"
+SIGNOUT_RE = re.compile(r"^/admin/directory/v1/users/(?P<user>[^/]+)/signOut$")
 APPLICATIONS = {"login", "token", "admin", "drive", "saml"}
 
 
@@ -72,6 +77,8 @@ class FakeGoogle(FakeServer):
         self.admins: set[str] = {"admin@example.com"}
         self.access_tokens: dict[str, dict] = {}
         self.token_lifetime = 3599
+        self.users: set[str] = {"ana@example.com", "1001"}  # primary emails or immutable ids
+        self.signed_out: list[str] = []
 
     @property
     def token_uri(self) -> str:
@@ -111,6 +118,9 @@ class FakeGoogle(FakeServer):
     def token_requests(self) -> list[Received]:
         return self.requests_to(TOKEN_PATH)
 
+    def signout_requests(self) -> list[Received]:
+        return [r for r in self.requests if SIGNOUT_RE.match(r.path)]
+
     def report_requests(self) -> list[Received]:
         return [r for r in self.requests if REPORTS_RE.match(r.path)]
 
@@ -120,6 +130,9 @@ class FakeGoogle(FakeServer):
         match = REPORTS_RE.match(request.path)
         if match and request.method == "GET":
             return self._activities(request, match["app"])
+        match = SIGNOUT_RE.match(request.path)
+        if match and request.method == "POST":
+            return self._sign_out(request, match["user"])
         return Reply(404, google_error(404, "Not Found", "NOT_FOUND"))
 
     def _token(self, request: Received) -> Reply:
@@ -175,10 +188,40 @@ class FakeGoogle(FakeServer):
                 400, {"error": "invalid_grant", "error_description": "Invalid email or User ID"}
             )
         token = "ya29." + secrets.token_urlsafe(24)
-        self.access_tokens[token] = {"expires_at": time.time() + self.token_lifetime}
+        self.access_tokens[token] = {
+            "expires_at": time.time() + self.token_lifetime,
+            "scope": claims["scope"],
+        }
         return Reply(
             200, {"access_token": token, "expires_in": self.token_lifetime, "token_type": "Bearer"}
         )
+
+    def _sign_out(self, request: Received, user: str) -> Reply:
+        """users.signOut: 204 with an empty body; 403 without the security scope; 404 unknown."""
+        info = self.access_tokens.get(bearer(request))
+        if info is None or info["expires_at"] < time.time():
+            return Reply(
+                401,
+                google_error(
+                    401, "Request had invalid authentication credentials.", "UNAUTHENTICATED"
+                ),
+            )
+        if SECURITY_SCOPE not in info.get("scope", "").split():
+            return Reply(
+                403,
+                google_error(
+                    403,
+                    "Request had insufficient authentication scopes.",
+                    "PERMISSION_DENIED",
+                    "insufficientPermissions",
+                ),
+            )
+        if user not in self.users:
+            return Reply(
+                404, google_error(404, "Resource Not Found: userKey", "NOT_FOUND", "notFound")
+            )
+        self.signed_out.append(user)
+        return Reply(204, b"")
 
     def _activities(self, request: Received, app: str) -> Reply:
         info = self.access_tokens.get(bearer(request))

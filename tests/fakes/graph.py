@@ -6,6 +6,10 @@ type, as Graph documents. Results come newest first; ``$top`` pages with an opaq
 ``$skiptoken`` inside ``@odata.nextLink``. ``$filter`` understands the clauses the connector
 uses (``createdDateTime ge|le``, ``signInEventTypes/any(...)``, ``riskState eq``) and answers
 anything else with 400 like Graph does.
+
+``POST /{v1.0|beta}/users/{id|userPrincipalName}/revokeSignInSessions`` needs
+User.RevokeSessions.All (or a broader User/Directory write role): 200 ``{"value": true}``,
+403 Authorization_RequestDenied without it, 404 Request_ResourceNotFound for unknown users.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ TOKEN_RE = re.compile(r"^/(?P<tenant>[^/]+)/oauth2/v2\.0/token$")
 SIGNINS_RE = re.compile(r"^/(?P<version>v1\.0|beta)/auditLogs/signIns$")
 CLAUSE_TIME = re.compile(r"^createdDateTime (?P<op>ge|le) (?P<value>\S+)$")
 CLAUSE_TYPE = re.compile(r"^signInEventTypes/any\(t: t eq '(?P<value>\w+)'\)$")
+REVOKE_RE = re.compile(r"^/(?P<version>v1\.0|beta)/users/(?P<user>[^/]+)/revokeSignInSessions$")
+# Least privileged first, as Graph documents for revokeSignInSessions.
+REVOKE_ROLES = {"User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}
 CLAUSE_RISK = re.compile(r"^riskState eq '(?P<value>\w+)'$")
 
 
@@ -79,6 +86,9 @@ class FakeGraph(FakeServer):
         self.clients: dict[str, dict] = {}
         self.access_tokens: dict[str, dict] = {}
         self.token_lifetime = 3599
+        self.users: set[str] = {"u-1"}  # object ids (userPrincipalName also accepted)
+        self.user_principal_names: dict[str, str] = {"ana@example.com": "u-1"}
+        self.revoked: list[str] = []  # user ids whose sign-in sessions were revoked
 
     def register_client(
         self,
@@ -103,6 +113,9 @@ class FakeGraph(FakeServer):
     def token_requests(self) -> list[Received]:
         return [r for r in self.requests if TOKEN_RE.match(r.path)]
 
+    def revocation_requests(self) -> list[Received]:
+        return [r for r in self.requests if REVOKE_RE.match(r.path)]
+
     def signin_requests(self) -> list[Received]:
         return [r for r in self.requests if SIGNINS_RE.match(r.path)]
 
@@ -113,6 +126,9 @@ class FakeGraph(FakeServer):
         match = SIGNINS_RE.match(request.path)
         if match and request.method == "GET":
             return self._signins(request, match["version"])
+        match = REVOKE_RE.match(request.path)
+        if match and request.method == "POST":
+            return self._revoke(request, match["version"], match["user"])
         return Reply(404, graph_error("UnknownError", "Resource not found"))
 
     # --- token endpoint -------------------------------------------------------------------
@@ -208,6 +224,40 @@ class FakeGraph(FakeServer):
         if claims["iss"] != client_id or claims["sub"] != client_id:
             return "AADSTS700023: Client assertion issuer/subject mismatch."
         return ""
+
+    # --- revokeSignInSessions ---------------------------------------------------------------
+
+    def _revoke(self, request: Received, version: str, user: str) -> Reply:
+        """revokeSignInSessions: 200 {"value": true}; 403 without the permission; 404 unknown."""
+        info = self.access_tokens.get(bearer(request))
+        if info is None or info["expires_at"] < time.time():
+            return Reply(
+                401,
+                graph_error("InvalidAuthenticationToken", "Access token validation failure."),
+            )
+        if not REVOKE_ROLES & self.clients[info["client_id"]]["roles"]:
+            return Reply(
+                403,
+                graph_error(
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                ),
+            )
+        user_id = self.user_principal_names.get(user, user)
+        if user_id not in self.users:
+            return Reply(
+                404,
+                graph_error(
+                    "Request_ResourceNotFound",
+                    f"Resource '{user}' does not exist or one of its queried reference-property "
+                    "objects are not present.",
+                ),
+            )
+        self.revoked.append(user_id)
+        return Reply(
+            200,
+            {"@odata.context": f"{self.url}/{version}/$metadata#Edm.Boolean", "value": True},
+        )
 
     # --- sign-ins -------------------------------------------------------------------------
 

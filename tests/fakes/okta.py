@@ -4,10 +4,15 @@ Behaves like Okta's documented polling model: a ``since`` query starts at the fi
 persisted at or after that time, every response carries ``Link: rel="self"`` and
 ``rel="next"`` (also on empty pages), ``after`` cursors are opaque, and ``X-Rate-Limit-*``
 headers count down a per-minute budget that answers 429 (E0000047) when spent.
+
+Session revocation: ``DELETE /api/v1/users/{id}/sessions`` (scope ``okta.users.manage``) and
+``DELETE /api/v1/sessions/{id}`` (``okta.sessions.manage``) answer 204, 404 E0000007 for an
+unknown user or session, 403 E0000006 for a missing scope and 429 from the same budget.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import uuid
@@ -22,6 +27,8 @@ from .server import FakeServer, Received, Reply, bearer, decode_token, encode_to
 
 LOGS_PATH = "/api/v1/logs"
 TOKEN_PATH = "/oauth2/v1/token"
+USER_SESSIONS_RE = re.compile(r"^/api/v1/users/(?P<user>[^/]+)/sessions$")
+SESSION_RE = re.compile(r"^/api/v1/sessions/(?P<session>[^/]+)$")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -80,6 +87,10 @@ class FakeOkta(FakeServer):
         self.rate_remaining = 1000
         self.rate_reset: int | None = None  # epoch seconds; default: next minute
         self.used_jti: set[str] = set()
+        # Session revocation: known users and their Okta sessions, and what was revoked.
+        self.users: set[str] = {"00u1abcd"}
+        self.sessions: dict[str, str] = {}  # session id -> user id
+        self.revoked: list[dict] = []  # {"user"| "session", "oauthTokens"}
 
     # --- scripting helpers ----------------------------------------------------------------
 
@@ -110,6 +121,13 @@ class FakeOkta(FakeServer):
     def log_requests(self) -> list[Received]:
         return self.requests_to(LOGS_PATH)
 
+    def revocation_requests(self) -> list[Received]:
+        return [
+            r
+            for r in self.requests
+            if r.method == "DELETE" and (USER_SESSIONS_RE.match(r.path) or SESSION_RE.match(r.path))
+        ]
+
     # --- routing --------------------------------------------------------------------------
 
     def handle(self, request: Received) -> Reply:
@@ -117,6 +135,12 @@ class FakeOkta(FakeServer):
             return self._token(request)
         if request.path == LOGS_PATH and request.method == "GET":
             return self._logs(request)
+        match = USER_SESSIONS_RE.match(request.path)
+        if match and request.method == "DELETE":
+            return self._revoke_user_sessions(request, match["user"])
+        match = SESSION_RE.match(request.path)
+        if match and request.method == "DELETE":
+            return self._revoke_session(request, match["session"])
         return Reply(
             404, okta_error("E0000022", "The endpoint does not support the provided HTTP method")
         )
@@ -214,6 +238,44 @@ class FakeOkta(FakeServer):
             f'<{self.url}{LOGS_PATH}?{next_query}>; rel="next"',
         }
         return Reply(200, page, headers)
+
+    def _spend(self) -> Reply | None:
+        if self.rate_remaining <= 0:
+            return Reply(
+                429,
+                okta_error("E0000047", "API call exceeded rate limit due to too many requests."),
+                self._rate_headers(),
+            )
+        self.rate_remaining -= 1
+        return None
+
+    def _revoke_user_sessions(self, request: Received, user: str) -> Reply:
+        """revokeUserSessions: 204, or 404 E0000007 for an unknown user."""
+        denied = self._authorize(request, "okta.users.manage") or self._spend()
+        if denied:
+            return denied
+        if user not in self.users:
+            return Reply(
+                404, okta_error("E0000007", f"Not found: Resource not found: {user} (User)")
+            )
+        oauth_tokens = request.query.get("oauthTokens", "false") == "true"
+        self.revoked.append({"user": user, "oauthTokens": oauth_tokens})
+        for sid in [s for s, u in self.sessions.items() if u == user]:
+            del self.sessions[sid]
+        return Reply(204, b"", self._rate_headers())
+
+    def _revoke_session(self, request: Received, session: str) -> Reply:
+        """revokeSession: 204, or 404 E0000007 when the session does not exist (any more)."""
+        denied = self._authorize(request, "okta.sessions.manage") or self._spend()
+        if denied:
+            return denied
+        if session not in self.sessions:
+            return Reply(
+                404, okta_error("E0000007", f"Not found: Resource not found: {session} (Session)")
+            )
+        del self.sessions[session]
+        self.revoked.append({"session": session})
+        return Reply(204, b"", self._rate_headers())
 
     def _token(self, request: Received) -> Reply:
         form = request.form

@@ -1,0 +1,1 @@
+"""Revocation at the identity provider: providers, services, tasks and pages."""
