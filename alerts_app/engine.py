@@ -20,10 +20,12 @@ from django.utils import timezone
 from govern.audit import audit_log
 from sessions_app.ingest.schema import NormalizedEvent
 from sessions_app.models import Identity, Session, TelemetryEvent
+from sessions_app.policies import PolicyResolver
 
 from .detectors import REGISTRY
-from .detectors.base import DEFAULT_POLICY, Finding, IdentityState, SessionState
+from .detectors.base import Finding, IdentityState, SessionState
 from .models import Alert, AlertHistory, DetectorConfig, Severity, Stage
+from .selectors import matching_suppression, sla_due_times
 
 log = logging.getLogger(__name__)
 
@@ -179,12 +181,16 @@ def detect_sessions(session_ids: Iterable[int], *, now: datetime | None = None) 
     sessions = Session.objects.filter(pk__in=list(session_ids)).select_related(
         "identity", "identity__owner", "source"
     )
+    policies = PolicyResolver.load()
     for session in sessions:
         events = _session_events(session)
         state = _session_state(session)
+        # The session's effective session-lifetime policy (the AAL2 default when none applies).
+        apps = {e.client_app for e in events if e.client_app}
+        policy = policies.for_session(session, apps=apps).detector_policy
         findings: list[Finding] = []
         for detector, params in _enabled_detectors("session", session.identity.kind, configs):
-            findings += detector.detect(state, events, params, DEFAULT_POLICY, now=now)
+            findings += detector.detect(state, events, params, policy, now=now)
         result.merge(_persist(findings, identity=session.identity, session=session))
         result.sessions += 1
     return result
@@ -197,6 +203,7 @@ def detect_identities(
     now = now or timezone.now()
     configs = _configs()
     result = DetectionResult()
+    policies = PolicyResolver.load()
     for identity in Identity.objects.filter(pk__in=list(identity_ids)).select_related("owner"):
         events = _identity_events(identity, now)
         if not events:
@@ -207,9 +214,10 @@ def detect_identities(
             privilege_tier=identity.privilege_tier,
             credential_changed_at=identity.credential_changed_at,
         )
+        policy = policies.for_identity(identity).detector_policy
         findings: list[Finding] = []
         for detector, params in _enabled_detectors("identity", identity.kind, configs):
-            findings += detector.detect(state, events, params, DEFAULT_POLICY, now=now)
+            findings += detector.detect(state, events, params, policy, now=now)
         sessions = _sessions_by_key(identity, findings)
         result.merge(_persist(findings, identity=identity, sessions=sessions))
         result.identities += 1
@@ -281,6 +289,15 @@ def alert_upsert_from_finding(
     )
     if latest is not None and first <= latest.last_seen_at + DEDUP_WINDOW:
         return _merge(latest, finding, event_ids, first, last)
+    now = timezone.now()
+    evidence = {**finding.evidence, "event_ids": event_ids}
+    ack_due, contain_due = sla_due_times(
+        severity=finding.severity, identity_kind=identity.kind, start=now
+    )
+    # Matching suppression rules record the alert as Suppressed; nothing is discarded.
+    rule = matching_suppression(
+        detector_id=finding.detector_id, identity_id=identity.pk, evidence=evidence, now=now
+    )
     alert = Alert.objects.create(
         detector_id=finding.detector_id,
         detector_version=finding.detector_version,
@@ -290,7 +307,7 @@ def alert_upsert_from_finding(
         severity=finding.severity,
         score=finding.score,
         factors=[{"label": f.label, "points": f.points} for f in finding.factors],
-        evidence={**finding.evidence, "event_ids": event_ids},
+        evidence=evidence,
         identity=identity,
         session=session,
         source=session.source if session else None,
@@ -300,24 +317,47 @@ def alert_upsert_from_finding(
         owasp_nhi=list(detector.spec.owasp_nhi),
         nist_csf=list(detector.spec.nist_csf),
         mitre_attack=list(detector.spec.mitre_attack),
+        # The response owner is the identity's owner team: for non-human identities the
+        # team accountable for the account; for people, whoever the directory names.
         response_owner=identity.owner,
         recurrence_of=latest,
+        ack_due_at=ack_due,
+        contain_due_at=contain_due,
+        stage=Stage.SUPPRESSED if rule else Stage.NEW,
+        suppressed_by=rule,
     )
     AlertHistory.objects.create(
         alert=alert,
-        at=timezone.now(),
+        at=now,
         actor_label="system:detection",
         action="created",
         to_stage=Stage.NEW,
         reason=finding.summary[:500],
     )
+    if rule is not None:
+        AlertHistory.objects.create(
+            alert=alert,
+            at=now,
+            actor_label="system:detection",
+            action="suppressed",
+            from_stage=Stage.NEW,
+            to_stage=Stage.SUPPRESSED,
+            reason=f"Matches suppression rule #{rule.pk} ({rule.conditions_text}): {rule.reason}",
+            details={"rule": rule.pk},
+        )
     audit_log(
         actor_label="system:detection",
         verb="alert.create",
         obj=alert,
-        after={"severity": alert.severity, "score": alert.score, "detector": alert.detector_id},
+        after={
+            "severity": alert.severity,
+            "score": alert.score,
+            "detector": alert.detector_id,
+            "stage": alert.stage,
+            "suppressed_by": rule.pk if rule else None,
+        },
     )
-    _refresh_risk(identity=identity, session=session)
+    refresh_risk(identity=identity, session=session)
     return "created", alert
 
 
@@ -367,11 +407,11 @@ def _merge(
         )
         outcome = "reopened"
     alert.save()
-    _refresh_risk(identity=alert.identity, session=alert.session)
+    refresh_risk(identity=alert.identity, session=alert.session)
     return outcome, alert
 
 
-def _refresh_risk(*, identity: Identity, session: Session | None) -> None:
+def refresh_risk(*, identity: Identity, session: Session | None) -> None:
     """Keep session and identity risk = their strongest open alert, with its factors."""
     open_alerts = Alert.objects.filter(stage__in=Stage.open_stages())
     for obj, alerts in (
