@@ -25,7 +25,6 @@ from sessions_app.policies import PolicyResolver
 from .detectors import REGISTRY
 from .detectors.base import Finding, IdentityState, SessionState
 from .models import Alert, AlertHistory, DetectorConfig, Severity, Stage
-from .selectors import matching_suppression, sla_due_times
 
 log = logging.getLogger(__name__)
 
@@ -289,15 +288,6 @@ def alert_upsert_from_finding(
     )
     if latest is not None and first <= latest.last_seen_at + DEDUP_WINDOW:
         return _merge(latest, finding, event_ids, first, last)
-    now = timezone.now()
-    evidence = {**finding.evidence, "event_ids": event_ids}
-    ack_due, contain_due = sla_due_times(
-        severity=finding.severity, identity_kind=identity.kind, start=now
-    )
-    # Matching suppression rules record the alert as Suppressed; nothing is discarded.
-    rule = matching_suppression(
-        detector_id=finding.detector_id, identity_id=identity.pk, evidence=evidence, now=now
-    )
     alert = Alert.objects.create(
         detector_id=finding.detector_id,
         detector_version=finding.detector_version,
@@ -307,7 +297,7 @@ def alert_upsert_from_finding(
         severity=finding.severity,
         score=finding.score,
         factors=[{"label": f.label, "points": f.points} for f in finding.factors],
-        evidence=evidence,
+        evidence={**finding.evidence, "event_ids": event_ids},
         identity=identity,
         session=session,
         source=session.source if session else None,
@@ -317,47 +307,24 @@ def alert_upsert_from_finding(
         owasp_nhi=list(detector.spec.owasp_nhi),
         nist_csf=list(detector.spec.nist_csf),
         mitre_attack=list(detector.spec.mitre_attack),
-        # The response owner is the identity's owner team: for non-human identities the
-        # team accountable for the account; for people, whoever the directory names.
         response_owner=identity.owner,
         recurrence_of=latest,
-        ack_due_at=ack_due,
-        contain_due_at=contain_due,
-        stage=Stage.SUPPRESSED if rule else Stage.NEW,
-        suppressed_by=rule,
     )
     AlertHistory.objects.create(
         alert=alert,
-        at=now,
+        at=timezone.now(),
         actor_label="system:detection",
         action="created",
         to_stage=Stage.NEW,
         reason=finding.summary[:500],
     )
-    if rule is not None:
-        AlertHistory.objects.create(
-            alert=alert,
-            at=now,
-            actor_label="system:detection",
-            action="suppressed",
-            from_stage=Stage.NEW,
-            to_stage=Stage.SUPPRESSED,
-            reason=f"Matches suppression rule #{rule.pk} ({rule.conditions_text}): {rule.reason}",
-            details={"rule": rule.pk},
-        )
     audit_log(
         actor_label="system:detection",
         verb="alert.create",
         obj=alert,
-        after={
-            "severity": alert.severity,
-            "score": alert.score,
-            "detector": alert.detector_id,
-            "stage": alert.stage,
-            "suppressed_by": rule.pk if rule else None,
-        },
+        after={"severity": alert.severity, "score": alert.score, "detector": alert.detector_id},
     )
-    refresh_risk(identity=identity, session=session)
+    _refresh_risk(identity=identity, session=session)
     return "created", alert
 
 
@@ -407,11 +374,11 @@ def _merge(
         )
         outcome = "reopened"
     alert.save()
-    refresh_risk(identity=alert.identity, session=alert.session)
+    _refresh_risk(identity=alert.identity, session=alert.session)
     return outcome, alert
 
 
-def refresh_risk(*, identity: Identity, session: Session | None) -> None:
+def _refresh_risk(*, identity: Identity, session: Session | None) -> None:
     """Keep session and identity risk = their strongest open alert, with its factors."""
     open_alerts = Alert.objects.filter(stage__in=Stage.open_stages())
     for obj, alerts in (
