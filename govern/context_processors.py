@@ -16,6 +16,7 @@ NAV = [
     ("Revocations", "revocations:list", "alerts_app.view_revocation"),
     ("Detectors", "alerts_app:detector_list", "alerts_app.view_detectorconfig"),
     ("Sources", "sessions_app:source_list", "sessions_app.view_source"),
+    ("Shared Signals", "ssf:admin", "alerts_app.view_ssfstream"),
     ("Audit log", "audit_log", "sessions_app.view_auditevent"),
     ("Users", "user_list", "auth.view_user"),
 ]

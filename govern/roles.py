@@ -32,6 +32,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "alerts_app.view_detectorconfig",
         "govern.view_reports",
         "alerts_app.approve_revocation",
+        "alerts_app.view_ssfstream",
     ],
     ADMIN: [
         *_READ,
@@ -49,6 +50,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.change_user",
         "alerts_app.view_detectorconfig",
         "alerts_app.change_detectorconfig",
+        "alerts_app.view_ssfstream",
+        "alerts_app.change_ssfstream",
         "alerts_app.request_revocation",
         "alerts_app.approve_revocation",
         "govern.view_reports",

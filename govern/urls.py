@@ -19,5 +19,6 @@ urlpatterns = [
     path("", include("alerts_app.urls")),
     path("", include("alerts_app.revocation.urls")),
     path("", include("sessions_app.urls_webhooks")),
+    path("", include("alerts_app.ssf.urls")),
     path("admin/", admin.site.urls),
 ]

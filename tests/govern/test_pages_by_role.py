@@ -55,6 +55,7 @@ def pages(objects):
         (reverse("sessions_app:source_list"), MANAGERS_UP),
         (reverse("sessions_app:source_detail", args=[objects["source"].pk]), MANAGERS_UP),
         (reverse("audit_log"), MANAGERS_UP),
+        (reverse("ssf:admin"), MANAGERS_UP),
         (reverse("user_list"), ADMIN_ONLY),
         (reverse("user_create"), ADMIN_ONLY),
     ]
