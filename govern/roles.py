@@ -20,19 +20,31 @@ _READ = [
     "sessions_app.view_owner",
     "alerts_app.view_alert",
     "alerts_app.view_revocation",
+    "sessions_app.view_sessionlifetimepolicy",
 ]
 
+_TRIAGE_READ = ["alerts_app.view_suppressionrule", "alerts_app.view_slapolicy"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    ANALYST: [*_READ, "alerts_app.request_revocation"],
+    ANALYST: [
+        *_READ,
+        *_TRIAGE_READ,
+        "alerts_app.triage_alert",
+        "alerts_app.add_suppressionrule",
+        "alerts_app.request_revocation",
+    ],
     MANAGER: [
         *_READ,
         "sessions_app.view_source",
         "sessions_app.view_auditevent",
         "sessions_app.view_quarantinedevent",
         "alerts_app.view_detectorconfig",
+        "alerts_app.view_ssfstream",
+        *_TRIAGE_READ,
+        "alerts_app.reopen_alert",
+        "alerts_app.accept_risk",
         "govern.view_reports",
         "alerts_app.approve_revocation",
-        "alerts_app.view_ssfstream",
     ],
     ADMIN: [
         *_READ,
@@ -50,12 +62,21 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.change_user",
         "alerts_app.view_detectorconfig",
         "alerts_app.change_detectorconfig",
+        "sessions_app.add_sessionlifetimepolicy",
+        "sessions_app.change_sessionlifetimepolicy",
         "alerts_app.view_ssfstream",
         "alerts_app.change_ssfstream",
-        "alerts_app.request_revocation",
-        "alerts_app.approve_revocation",
+        *_TRIAGE_READ,
+        "alerts_app.triage_alert",
+        "alerts_app.reopen_alert",
+        "alerts_app.accept_risk",
+        "alerts_app.add_suppressionrule",
+        "alerts_app.manage_suppressionrule",
+        "alerts_app.change_slapolicy",
         "govern.view_reports",
         "govern.change_controlmapping",
+        "alerts_app.request_revocation",
+        "alerts_app.approve_revocation",
     ],
 }
 

@@ -8,6 +8,20 @@ from .alerts import (
     Resolution,
     Severity,
     Stage,
+    Substatus,
+)
+from .triage import (
+    DEFAULT_SLA_MINUTES,
+    Comment,
+    IdentityClass,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    OwnerAnswer,
+    OwnerQuestion,
+    SavedView,
+    SLAPolicy,
+    SuppressionRule,
 )
 from .response import (
     AttemptOutcome,
@@ -30,7 +44,19 @@ from .ssf import (
 )
 
 __all__ = [
+    "DEFAULT_SLA_MINUTES",
     "Alert",
+    "Comment",
+    "IdentityClass",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
+    "OwnerAnswer",
+    "OwnerQuestion",
+    "SLAPolicy",
+    "SavedView",
+    "SuppressionRule",
+    "Substatus",
     "AlertHistory",
     "AttemptOutcome",
     "Containment",

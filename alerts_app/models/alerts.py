@@ -32,6 +32,15 @@ class Stage(models.TextChoices):
         return [cls.NEW, cls.IN_PROGRESS, cls.CONTAINED]
 
 
+class Substatus(models.TextChoices):
+    """Statuses inside the In progress stage (the stage drives SLAs; the status says why)."""
+
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    INVESTIGATING = "investigating", "Investigating"
+    AWAITING_INFO = "awaiting_info", "Awaiting info"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+
+
 class Resolution(models.TextChoices):
     TRUE_POSITIVE = "true_positive", "True positive, remediated"
     AUTO_REMEDIATED = "auto_remediated", "Auto-remediated"
@@ -77,6 +86,41 @@ class DetectorState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.detector_id} {self.subject}"
+
+
+class AlertQuerySet(models.QuerySet):
+    def restrict(self, user, action: str = "view") -> AlertQuerySet:
+        """The alerts ``user`` may see ("view") or work on ("triage"); the single place deciding.
+
+        Permissions are role-wide (no per-row scopes yet), so this never adds per-row
+        subqueries: it returns everything or nothing, and "triage" is limited to alerts that
+        are not closed or suppressed unless the user may also re-open them.
+        """
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if action == "view":
+            return self if user.has_perm("alerts_app.view_alert") else self.none()
+        if action == "triage":
+            if user.has_perm("alerts_app.triage_alert"):
+                return self
+            if user.has_perm("alerts_app.reopen_alert") or user.has_perm("alerts_app.accept_risk"):
+                # Managers: approvals of pending risk acceptances and re-opening only.
+                return self.filter(
+                    Q(stage__in=[Stage.CLOSED, Stage.SUPPRESSED])
+                    | Q(substatus=Substatus.PENDING_APPROVAL)
+                )
+            return self.none()
+        raise ValueError(f"Unknown action {action!r}: expected 'view' or 'triage'.")
+
+    def open(self) -> AlertQuerySet:
+        return self.filter(stage__in=Stage.open_stages())
+
+    def sla_breaching(self, now) -> AlertQuerySet:
+        """Open alerts past their acknowledge or contain due time."""
+        return self.open().filter(
+            Q(acknowledged_at__isnull=True, ack_due_at__lt=now)
+            | Q(contained_at__isnull=True, contain_due_at__lt=now)
+        )
 
 
 class Alert(models.Model):
@@ -128,9 +172,51 @@ class Alert(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Triage workflow. Timestamps are set by the system, never typed in (no backdating SLAs).
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    contained_at = models.DateTimeField(null=True, blank=True)
+    ack_due_at = models.DateTimeField(null=True, blank=True, help_text="Acknowledge by (SLA).")
+    contain_due_at = models.DateTimeField(null=True, blank=True, help_text="Contain by (SLA).")
+    ack_breach_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the acknowledge SLA breach was flagged."
+    )
+    contain_breach_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the contain SLA breach was flagged."
+    )
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    escalated_to = models.CharField(max_length=200, blank=True)
+    escalation_reason = models.TextField(blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
+    accepted_until = models.DateTimeField(
+        null=True, blank=True, help_text="Risk acceptance expiry: the alert re-opens then."
+    )
+    risk_approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="approved_alerts",
+    )
+    suppressed_by = models.ForeignKey(
+        "alerts_app.SuppressionRule",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
+
+    objects = AlertQuerySet.as_manager()
 
     class Meta:
         ordering = ["-last_seen_at", "-id"]
+        permissions = [
+            ("triage_alert", "Can triage alerts (assign, transition, comment, escalate)"),
+            ("reopen_alert", "Can re-open closed or suppressed alerts"),
+            ("accept_risk", "Can approve risk acceptance of alerts"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["dedup_key"], name="alert_dedup_key_unique"),
             models.CheckConstraint(
@@ -143,6 +229,11 @@ class Alert(models.Model):
             models.Index(fields=["stage", "-last_seen_at"], name="alert_stage_recent"),
             models.Index(fields=["identity", "-last_seen_at"], name="alert_identity_recent"),
             models.Index(fields=["session", "detector_id"], name="alert_session_detector"),
+            models.Index(
+                fields=["assignee", "stage", "-last_seen_at"], name="alert_assignee_queue"
+            ),
+            models.Index(fields=["-last_seen_at", "-id"], name="alert_recent"),
+            models.Index(fields=["response_owner", "stage"], name="alert_owner_stage"),
         ]
 
     def __str__(self) -> str:
@@ -156,6 +247,26 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.stage in Stage.open_stages()
+
+    def sla_state(self, now) -> str:
+        """SLA flag of the running clock: "breached", "due" (within the hour) or ""."""
+        due = self.current_due_at
+        if due is None or not self.is_open:
+            return ""
+        if now > due:
+            return "breached"
+        return "due" if (due - now).total_seconds() < 3600 else ""
+
+    @property
+    def current_due_at(self):
+        """The SLA due time that is running: acknowledge first, then contain."""
+        if not self.is_open:
+            return None
+        if self.acknowledged_at is None:
+            return self.ack_due_at
+        if self.contained_at is None:
+            return self.contain_due_at
+        return None
 
 
 class AlertHistory(models.Model):
