@@ -19,6 +19,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 import jwt
 import pytest
@@ -132,7 +133,7 @@ class FakeGoogle(FakeServer):
             return self._activities(request, match["app"])
         match = SIGNOUT_RE.match(request.path)
         if match and request.method == "POST":
-            return self._sign_out(request, match["user"])
+            return self._sign_out(request, unquote(match["user"]))
         return Reply(404, google_error(404, "Not Found", "NOT_FOUND"))
 
     def _token(self, request: Received) -> Reply:

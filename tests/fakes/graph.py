@@ -21,7 +21,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import jwt
 import pytest
@@ -128,7 +128,7 @@ class FakeGraph(FakeServer):
             return self._signins(request, match["version"])
         match = REVOKE_RE.match(request.path)
         if match and request.method == "POST":
-            return self._revoke(request, match["version"], match["user"])
+            return self._revoke(request, match["version"], unquote(match["user"]))
         return Reply(404, graph_error("UnknownError", "Resource not found"))
 
     # --- token endpoint -------------------------------------------------------------------

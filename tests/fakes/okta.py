@@ -18,7 +18,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import jwt
 import pytest
@@ -137,7 +137,7 @@ class FakeOkta(FakeServer):
             return self._logs(request)
         match = USER_SESSIONS_RE.match(request.path)
         if match and request.method == "DELETE":
-            return self._revoke_user_sessions(request, match["user"])
+            return self._revoke_user_sessions(request, unquote(match["user"]))
         match = SESSION_RE.match(request.path)
         if match and request.method == "DELETE":
             return self._revoke_session(request, match["session"])

@@ -8,6 +8,7 @@ from sessions_app.models import Identity, Owner, Session, Source
 ALL = {"analyst", "manager", "admin_user"}
 MANAGERS_UP = {"manager", "admin_user"}
 ADMIN_ONLY = {"admin_user"}
+REQUESTERS = {"analyst", "admin_user"}
 
 
 @pytest.fixture
@@ -37,7 +38,27 @@ def objects(db):
         first_seen_at=now,
         last_seen_at=now,
     )
-    return {"source": source, "identity": identity, "session": session, "alert": alert}
+    from alerts_app.models import Revocation
+
+    revocation = Revocation.objects.create(
+        scope="session",
+        identity=identity,
+        session=session,
+        alert=alert,
+        reason="replay",
+        provider="okta",
+        idempotency_key="c" * 32,
+        status="pending_approval",
+        requested_by_label="system:policy",
+        requested_at=now,
+    )
+    return {
+        "source": source,
+        "identity": identity,
+        "session": session,
+        "alert": alert,
+        "revocation": revocation,
+    }
 
 
 def pages(objects):
@@ -50,11 +71,26 @@ def pages(objects):
         (reverse("sessions_app:event_list"), ALL),
         (reverse("alerts_app:alert_list"), ALL),
         (reverse("alerts_app:alert_detail", args=[objects["alert"].pk]), ALL),
+        (reverse("alerts_app:alert_list") + "?assignee=me&sla=breaching", ALL),
+        (reverse("alerts_app:alert_counts"), ALL),
+        (reverse("alerts_app:alert_poll") + "?after=0", ALL),
+        (reverse("alerts_app:suppression_list"), ALL),
+        (reverse("alerts_app:sla_matrix"), ALL),
+        (reverse("alerts_app:notification_settings"), ALL),
         (reverse("alerts_app:detector_list"), MANAGERS_UP),
         (reverse("alerts_app:detector_edit", args=["impossible_travel"]), ADMIN_ONLY),
         (reverse("sessions_app:source_list"), MANAGERS_UP),
         (reverse("sessions_app:source_detail", args=[objects["source"].pk]), MANAGERS_UP),
         (reverse("audit_log"), MANAGERS_UP),
+        (reverse("audit_log") + "?export=csv", MANAGERS_UP),
+        (reverse("revocations:list"), ALL),
+        (reverse("revocations:detail", args=[objects["revocation"].pk]), ALL),
+        (reverse("revocations:status", args=[objects["revocation"].pk]), ALL),
+        (
+            reverse("revocations:new")
+            + f"?scope=identity_all&identity={objects['identity'].pk}&alert={objects['alert'].pk}",
+            REQUESTERS,
+        ),
         (reverse("ssf:admin"), MANAGERS_UP),
         (reverse("user_list"), ADMIN_ONLY),
         (reverse("user_create"), ADMIN_ONLY),
