@@ -1,0 +1,1 @@
+"""Compliance reports: statuses per framework and control from live evidence, trends, exports."""
