@@ -616,21 +616,17 @@ def _alert_history(alert: Alert, *, action: str, before: str, reason: str) -> No
 
 
 def _alert_contain(revocation: Revocation) -> None:
-    """Move the revocation's alert to Contained (only open, not yet contained alerts)."""
-    alert = Alert.objects.select_for_update().get(pk=revocation.alert_id)
+    """Move the revocation's alert to Contained through the triage workflow (open alerts only)."""
+    from ..services import alert_transition
+
+    alert = Alert.objects.get(pk=revocation.alert_id)
     if alert.stage not in (Stage.NEW, Stage.IN_PROGRESS):
         return
-    before = alert.stage
-    alert.stage = Stage.CONTAINED
-    alert.save(update_fields=["stage", "updated_at"])
-    reason = f"Revocation #{revocation.pk} succeeded at the identity provider."
-    _alert_history(alert, action="contained", before=before, reason=reason)
-    audit_log(
-        actor_label="system:revocation",
-        verb="alert.contain",
-        obj=alert,
-        before={"stage": before},
-        after={"stage": alert.stage, "revocation": revocation.pk},
+    alert_transition(
+        alert=alert,
+        to_stage=Stage.CONTAINED,
+        actor=None,
+        reason=f"Revocation #{revocation.pk} succeeded at the identity provider.",
     )
 
 
@@ -709,13 +705,14 @@ def revocation_check_containment(*, revocation: Revocation, now: datetime | None
 
 
 def _alert_reopen(revocation: Revocation, event: TelemetryEvent) -> None:
+    """Raise the alert's severity one step and re-open it through the triage workflow."""
+    from ..services import alert_transition
+
     alert = Alert.objects.select_for_update().get(pk=revocation.alert_id)
     before = {"stage": alert.stage, "severity": alert.severity}
     order = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
     alert.severity = order[min(len(order) - 1, Severity.rank(alert.severity) + 1)]
-    if alert.stage in (Stage.CONTAINED, Stage.CLOSED):
-        alert.stage, alert.resolution, alert.closed_at = Stage.IN_PROGRESS, "", None
-    alert.save(update_fields=["severity", "stage", "resolution", "closed_at", "updated_at"])
+    alert.save(update_fields=["severity", "updated_at"])
     reason = (
         "Containment failed: the revoked session was used at "
         f"{event.occurred_at:%Y-%m-%d %H:%M:%S} UTC from {event.ip or 'an unknown address'}, "
@@ -724,11 +721,13 @@ def _alert_reopen(revocation: Revocation, event: TelemetryEvent) -> None:
     _alert_history(alert, action="containment_failed", before=before["stage"], reason=reason)
     audit_log(
         actor_label="system:containment",
-        verb="alert.reopen",
+        verb="alert.severity_raise",
         obj=alert,
         before=before,
-        after={"stage": alert.stage, "severity": alert.severity, "reason": reason},
+        after={"severity": alert.severity, "reason": reason},
     )
+    if alert.stage in (Stage.CONTAINED, Stage.CLOSED):
+        alert = alert_transition(alert=alert, to_stage=Stage.IN_PROGRESS, actor=None, reason=reason)
     from ..models import NotificationKind
     from ..notifications import notify
 

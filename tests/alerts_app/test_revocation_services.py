@@ -82,7 +82,7 @@ def test_session_revocation_calls_okta_once_and_contains_the_alert(okta, analyst
         "revocation.request",
         "revocation.execute",
         "revocation.complete",
-        "alert.contain",
+        "alert.transition",
     ]
 
 
