@@ -40,14 +40,19 @@ from .base import (
 
 SPEC = DetectorSpec(
     id="session_policy_violation",
-    version=1,
+    version=2,
     title="Session outlived its policy limits",
     description=(
-        "Lifetime: the session is used (or, in a sweep, still open) longer after its last "
-        "authentication than the policy's overall limit. Idle: the session is used again after "
-        "a gap between consecutive events longer than the policy's inactivity limit, without "
-        "re-authenticating. A successful re-authentication resets both clocks, as NIST SP "
-        "800-63B-4 §5.2 requires. At most one finding per kind per session."
+        "Lifetime: the session is used longer after its last authentication than the policy's "
+        "overall limit (a sweep also reports a session past its limit that was still in use "
+        "within the idle limit; sessions that simply went quiet were expired by the IdP and are "
+        "not reported). Idle: after a gap longer than the policy's inactivity limit, the "
+        "session is used again from another network or another device without "
+        "re-authenticating. Resuming in the same context is not reported, because IdPs log "
+        "a session's use only now and then (Okta logs sign-ins and app launches), so a quiet "
+        "stretch in the log is no proof of inactivity. A successful re-authentication resets "
+        "both clocks, as NIST SP 800-63B-4 §5.2 requires. At most one finding per kind per "
+        "session."
     ),
     severity_logic=(
         "Lifetime: 40 points, 15 more if the session is over twice its limit. Idle: 35 points, "
@@ -143,7 +148,7 @@ def _lifetime(
         still_open = (
             state.status not in CLOSED and state.revoked_at is None and state.ended_at is None
         )
-        if now is None or not still_open:
+        if now is None or not still_open or not _alive(state, uses, policy, now):
             return None
         started_at, started_by = _auth_clock(state, uses, now)
         if started_at is None or now - started_at <= limit:
@@ -193,6 +198,30 @@ def _lifetime(
     )
 
 
+def _context_changed(before: NormalizedEvent, after: NormalizedEvent) -> bool:
+    """Whether the session came back from another network (ASN) or another device."""
+    asn_changed = before.asn is not None and after.asn is not None and before.asn != after.asn
+    device_changed = bool(
+        before.device_id and after.device_id and before.device_id != after.device_id
+    )
+    return asn_changed or device_changed
+
+
+def _alive(
+    state: SessionState, uses: Sequence[NormalizedEvent], policy: SessionPolicy, now: datetime
+) -> bool:
+    """A session counts as still open only if it was used within the idle limit before ``now``.
+
+    Sessions the IdP silently expired never tell us so; without this, every quiet session
+    older than the lifetime limit would look like a violation.
+    """
+    last_use = uses[-1].occurred_at if uses else state.last_seen_at
+    if last_use is None:
+        return False
+    window = timedelta(seconds=policy.idle_timeout_s or policy.max_lifetime_s or 3600)
+    return now - last_use <= window
+
+
 def _idle(
     state: SessionState,
     uses: Sequence[NormalizedEvent],
@@ -219,7 +248,11 @@ def _idle(
         if event_uid(event) not in new_ids or is_authentication(event) or before_at is None:
             continue
         gap = event.occurred_at - before_at
-        if gap <= limit:
+        if gap <= limit or before is None or not _context_changed(before, event):
+            # IdPs log a session's use only now and then (Okta: sign-ins and app launches), so
+            # a quiet stretch in the log is not proof of inactivity. Resuming in the same
+            # context is the IdP's own idle timer at work; resuming from another network or
+            # device after the idle limit is what a reused cookie looks like.
             continue
         factors = [
             Factor(
