@@ -21,11 +21,12 @@ def revocations_for(
 ) -> list[Revocation]:
     """The latest revocations of an alert, else of a session, else of an identity."""
     rows = revocation_list()
-    if alert is not None:
+    # Templates pass "" for variables they do not have, hence truthiness, not ``is None``.
+    if alert:
         rows = rows.filter(alert=alert)
-    elif session is not None:
+    elif session:
         rows = rows.filter(Q(session=session) | Q(session_ids__contains=[session.pk]))
-    elif identity is not None:
+    elif identity:
         rows = rows.filter(identity=identity)
     else:
         return []
