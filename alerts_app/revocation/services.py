@@ -327,6 +327,8 @@ def revocation_request(
             )
             if revocation.status == RevocationStatus.APPROVED:
                 _enqueue(revocation)
+            else:
+                _ask_approvers(revocation)
     except IntegrityError:
         existing = Revocation.objects.filter(
             Q(idempotency_key=idempotency_key or "-")
@@ -341,6 +343,37 @@ def revocation_request(
             raise
         return existing
     return revocation
+
+
+def _ask_approvers(revocation: Revocation) -> None:
+    """Tell every active user who may approve (except the requester) that one is waiting."""
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from ..models import NotificationKind
+    from ..notifications import absolute, notify
+
+    app_label, codename = APPROVE_PERMISSION.split(".")
+    granted = Q(
+        groups__permissions__codename=codename,
+        groups__permissions__content_type__app_label=app_label,
+    ) | Q(user_permissions__codename=codename, user_permissions__content_type__app_label=app_label)
+    approvers = (
+        get_user_model()
+        .objects.filter(granted | Q(is_superuser=True), is_active=True)
+        .exclude(pk=revocation.requested_by_id)
+        .distinct()
+    )
+    notify(
+        kind=NotificationKind.APPROVAL,
+        alert=revocation.alert,
+        subject=f"Approve revocation #{revocation.pk} of {revocation.identity.display_name}",
+        body=f"{revocation.requested_by_label} asks to revoke "
+        f"{revocation.get_scope_display().lower()}: {revocation.reason}\n"
+        + " ".join(revocation.approval_reasons),
+        users=list(approvers),
+        link=absolute(reverse("revocations:detail", args=[revocation.pk])),
+    )
 
 
 def _check_approver(revocation: Revocation, actor) -> None:

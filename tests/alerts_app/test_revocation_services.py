@@ -164,6 +164,11 @@ def test_privileged_identity_needs_a_second_person(okta, analyst, manager, admin
     )
     assert revocation.status == RevocationStatus.PENDING_APPROVAL
     assert "Privileged identity" in revocation.approval_reasons[0]
+    from alerts_app.models import Notification
+
+    # Approvers are told; the requester (who may not approve) is not.
+    asked = set(Notification.objects.filter(kind="approval").values_list("recipient", flat=True))
+    assert asked == {manager.pk, admin_user.pk}
     # Nothing runs while it waits.
     assert not services.revocation_run(revocation_id=revocation.pk).claimed
     with pytest.raises(PermissionDenied):  # analysts may not approve
