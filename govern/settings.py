@@ -87,6 +87,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_filters",
     "template_partials",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "govern",
     "sessions_app",
     "alerts_app",
@@ -268,6 +272,34 @@ GOVERN_GEOIP_ASN_DB = os.environ.get("GOVERN_GEOIP_ASN_DB", "")
 GOVERN_EVENT_RETENTION_DAYS = int(os.environ.get("GOVERN_EVENT_RETENTION_DAYS", "0"))
 # Base URL used in links sent by email/webhook ("was this you?").
 GOVERN_BASE_URL = os.environ.get("GOVERN_BASE_URL", "http://127.0.0.1:8000")
+
+# --- REST API (govern/api) --------------------------------------------------------------
+# Token-authenticated JSON under /api/v1/, rate-limited per token through the cache above.
+GOVERN_API_RATE = os.environ.get("GOVERN_API_RATE", "600/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["govern.api.throttling.TokenRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "govern.api.schema.ApiAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "govern.api.pagination.ApiPagination",
+    "EXCEPTION_HANDLER": "govern.api.exceptions.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "govern API",
+    "DESCRIPTION": "Triage alerts and request and approve session revocations. "
+    "Authenticate with `Authorization: Token <key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"StageEnum": "alerts_app.models.alerts.Stage"},
+}
 
 LOGGING = {
     "version": 1,

@@ -20,5 +20,6 @@ urlpatterns = [
     path("", include("alerts_app.revocation.urls")),
     path("", include("sessions_app.urls_webhooks")),
     path("", include("alerts_app.ssf.urls")),
+    path("api/", include("govern.api.urls")),
     path("admin/", admin.site.urls),
 ]
