@@ -18,6 +18,7 @@ NAV = [
     ("Sources", "sessions_app:source_list", "sessions_app.view_source"),
     ("Shared Signals", "ssf:admin", "alerts_app.view_ssfstream"),
     ("Audit log", "audit_log", "sessions_app.view_auditevent"),
+    ("Compliance", "compliance:report", "govern.view_reports"),
     ("Users", "user_list", "auth.view_user"),
 ]
 

@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -169,6 +170,11 @@ CELERY_BEAT_SCHEDULE = {
     "enforce-retention": {"task": "sessions_app.enforce_retention", "schedule": 86400.0},
     # Verified containment: decide revocations whose verification window has passed.
     "containment-sweep": {"task": "alerts_app.containment_sweep", "schedule": 300.0},
+    # Weekly compliance digest (PDF attached) to managers: Mondays 07:00 UTC.
+    "compliance-digest": {
+        "task": "govern.send_compliance_digest",
+        "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
+    },
 }
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("alerts_app.urls")),
     path("", include("alerts_app.revocation.urls")),
     path("", include("sessions_app.urls_webhooks")),
+    path("", include("govern.compliance.urls")),
     path("", include("alerts_app.ssf.urls")),
     path("api/", include("govern.api.urls")),
     path("admin/", admin.site.urls),

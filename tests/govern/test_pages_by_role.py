@@ -61,6 +61,18 @@ def objects(db):
     }
 
 
+def _control_pk(ref_id):
+    from govern.models import Control
+
+    return Control.objects.get(framework__slug="nist-csf-2.0", ref_id=ref_id).pk
+
+
+def _mapping_pk():
+    from govern.models import ControlMapping
+
+    return ControlMapping.objects.order_by("pk").values_list("pk", flat=True).first()
+
+
 def pages(objects):
     return [
         (reverse("home"), ALL),
@@ -94,6 +106,15 @@ def pages(objects):
         (reverse("ssf:admin"), MANAGERS_UP),
         (reverse("user_list"), ADMIN_ONLY),
         (reverse("user_create"), ADMIN_ONLY),
+        (reverse("compliance:report"), MANAGERS_UP),
+        (reverse("compliance:framework", args=["nist-csf-2.0"]), MANAGERS_UP),
+        (reverse("compliance:control", args=[_control_pk("RS.MI-01")]), MANAGERS_UP),
+        (reverse("compliance:export_csv"), MANAGERS_UP),
+        (reverse("compliance:export_pdf"), MANAGERS_UP),
+        (reverse("compliance:export_ciso", args=["owasp-nhi-2025"]), MANAGERS_UP),
+        (reverse("compliance:mapping_list"), ADMIN_ONLY),
+        (reverse("compliance:mapping_create"), ADMIN_ONLY),
+        (reverse("compliance:mapping_edit", args=[_mapping_pk()]), ADMIN_ONLY),
     ]
 
 
