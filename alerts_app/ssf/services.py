@@ -352,13 +352,13 @@ def ssf_stream_set_status(
         before=before,
         after={"status": status, "reason": reason},
     )
+    _enqueue_pushes(stream)  # re-enabled: the held SETs go out (before the news, below)
     if by_transmitter and before["status"] != status:
         body = {"status": status}
         if reason:
             body["reason"] = reason
         # Sent even to a disabled stream: it is the receiver's only notice of the change.
         _emit_control(stream, tokens.STREAM_UPDATED, body, force=True)
-    _enqueue_pushes(stream)
     return stream
 
 
@@ -577,9 +577,12 @@ def ssf_event_push(*, event_id: int, final_attempt: bool = False) -> PushOutcome
         if event is None:
             return PushOutcome("skipped")
         stream = event.stream
-        if not stream.is_push or stream.status != SsfStreamStatus.ENABLED:
+        # A paused or disabled stream holds its SETs, except the stream-updated SET that
+        # tells the receiver about that very change.
+        announces_status = event.event_type == tokens.STREAM_UPDATED
+        if not stream.is_push or not stream.receiver.active:
             return PushOutcome("held")
-        if not stream.receiver.active:
+        if stream.status != SsfStreamStatus.ENABLED and not announces_status:
             return PushOutcome("held")
         headers = {"Content-Type": tokens.SET_MEDIA_TYPE, "Accept": "application/json"}
         authorization = stream.get_authorization_header()
@@ -702,12 +705,11 @@ def _poll_ack(stream: SsfStream, request: PollRequest, actor_label: str) -> None
 
 
 def _poll_take(stream: SsfStream, max_events: int) -> tuple[dict[str, str], bool]:
+    queued = SsfEvent.objects.filter(stream=stream, status=SsfEventStatus.QUEUED)
+    if stream.status != SsfStreamStatus.ENABLED:  # held, except the news of the status change
+        queued = queued.filter(event_type=tokens.STREAM_UPDATED)
     with transaction.atomic():
-        rows = list(
-            SsfEvent.objects.filter(stream=stream, status=SsfEventStatus.QUEUED)
-            .order_by("id")
-            .values_list("pk", "jti", "token")[: max_events + 1]
-        )
+        rows = list(queued.order_by("id").values_list("pk", "jti", "token")[: max_events + 1])
         taken = rows[:max_events]
         if taken:
             now = timezone.now()
@@ -722,12 +724,13 @@ def ssf_poll(*, stream: SsfStream, request: PollRequest, actor_label: str) -> di
     """Serve one poll: apply acks and errors, then return up to maxEvents unacknowledged SETs.
 
     SETs stay queued until acknowledged (they are returned again on later polls). A long poll
-    waits up to LONG_POLL_SECONDS for a SET to arrive. Paused streams return none.
+    waits up to LONG_POLL_SECONDS for a SET to arrive. Paused and disabled streams hold their
+    SETs; only the stream-updated SET announcing that is handed out.
     """
     if stream.is_push:
         raise SsfError("This stream delivers by push, not poll.")
     _poll_ack(stream, request, actor_label)
-    if request.max_events == 0 or stream.status != SsfStreamStatus.ENABLED:
+    if request.max_events == 0:
         return {"sets": {}, "moreAvailable": False}
     deadline = time.monotonic() + (0 if request.return_immediately else LONG_POLL_SECONDS)
     while True:

@@ -6,6 +6,7 @@ push to a local HTTP receiver (RFC 8935) and poll with acknowledgement (RFC 8936
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -429,3 +430,64 @@ def test_key_rotation_publishes_both_keys_until_the_old_one_retires(
         verify(client, old_set.token)
     # the private key is stored encrypted, never as PEM text
     assert b"PRIVATE KEY" not in bytes(new_key.private_key_encrypted)
+
+
+def test_paused_push_stream_holds_sets_and_resumes_on_enable(
+    client, admin_user, receiver, revoked, receiver_server, django_capture_on_commit_callbacks
+):
+    _, token = receiver
+    stream_id = push_stream(client, token, receiver_server.url + "/caep")["stream_id"]
+    stream = SsfStream.objects.get(stream_id=stream_id)
+    services.ssf_stream_set_status(
+        stream=stream, status="paused", actor_label="test", by_transmitter=False
+    )
+    [event] = emit(*revoked)
+    assert ssf_push.apply(args=[event.pk]).get() == "held"
+    assert receiver_server.requests == []
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.ssf_stream_set_status(
+            stream=stream, status="enabled", actor=admin_user, by_transmitter=True
+        )
+    # the held SET and the stream-updated SET are both queued for push on commit
+    assert len(callbacks) == 2
+    for pending in SsfEvent.objects.filter(status="queued").order_by("id"):
+        assert ssf_push.apply(args=[pending.pk]).get() == "delivered"
+    bodies = [verify(client, r.body.decode()).claims for r in receiver_server.requests]
+    assert [next(iter(c["events"])) for c in bodies] == [
+        tokens.SESSION_REVOKED,
+        tokens.STREAM_UPDATED,
+    ]
+
+
+def test_disabled_stream_still_hears_that_it_was_disabled(client, admin_user, receiver, revoked):
+    _, token = receiver
+    stream_id = create_stream(client, token, {"events_requested": [tokens.SESSION_REVOKED]})[
+        "stream_id"
+    ]
+    emit(*revoked)
+    services.ssf_stream_set_status(
+        stream=SsfStream.objects.get(stream_id=stream_id),
+        status="disabled",
+        reason="contract ended",
+        actor=admin_user,
+        by_transmitter=True,
+    )
+    sets = poll(client, token, stream_id, {"returnImmediately": True}).json()["sets"]
+    [claims] = [verify(client, t).claims for t in sets.values()]
+    assert claims["events"] == {
+        tokens.STREAM_UPDATED: {"status": "disabled", "reason": "contract ended"}
+    }
+    assert emit(*revoked, txn="revocation-2") == []  # disabled streams get nothing new
+
+
+def test_long_poll_waits_for_a_set_then_answers_empty(client, receiver, monkeypatch):
+    _, token = receiver
+    stream_id = create_stream(client, token, {})["stream_id"]
+    monkeypatch.setattr(services, "LONG_POLL_SECONDS", 1.0)
+    started = time.monotonic()
+    assert poll(client, token, stream_id, {}).json() == {"sets": {}, "moreAvailable": False}
+    assert time.monotonic() - started >= 1.0
+    started = time.monotonic()
+    poll(client, token, stream_id, {"returnImmediately": True})
+    assert time.monotonic() - started < 1.0
