@@ -1,21 +1,49 @@
-"""FilterSet for the alert list (all filter state in the URL)."""
+"""FilterSet for the alert queue (all filter state in the URL; the REST API reuses it)."""
 
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q
+from django.utils import timezone
 
 from sessions_app.choices import IdentityKind, PrivilegeTier
-from sessions_app.models import Source
+from sessions_app.models import Owner, Source
 
 from .detectors import REGISTRY
-from .models import Alert, Severity, Stage
+from .models import Alert, IdentityClass, Resolution, Severity, Stage, Substatus
+
+STATUS_CHOICES = [("open", "Open"), ("closed", "Closed or suppressed"), ("all", "All")]
+
+
+class AssigneeFilter(django_filters.CharFilter):
+    """``me``, ``none`` or a username."""
+
+    def filter(self, qs, value):
+        value = (value or "").strip()
+        if not value:
+            return qs
+        if value == "none":
+            return qs.filter(assignee__isnull=True)
+        if value == "me":
+            user = getattr(self.parent.request, "user", None)
+            return qs.filter(assignee_id=user.pk) if user and user.is_authenticated else qs.none()
+        return qs.filter(assignee__username=value)
 
 
 class AlertFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
-    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    status = django_filters.ChoiceFilter(
+        choices=STATUS_CHOICES, method="by_status", label="Status", empty_label="Any"
+    )
+    stage = django_filters.MultipleChoiceFilter(
+        choices=Stage.choices, widget=forms.SelectMultiple(attrs={"size": 1})
+    )
+    substatus = django_filters.ChoiceFilter(choices=Substatus.choices, label="In-progress status")
+    severity = django_filters.MultipleChoiceFilter(
+        choices=Severity.choices, widget=forms.SelectMultiple(attrs={"size": 1})
+    )
+    resolution = django_filters.ChoiceFilter(choices=Resolution.choices)
     detector = django_filters.ChoiceFilter(
         field_name="detector_id",
         choices=sorted((d.id, d.spec.title) for d in REGISTRY.values()),
@@ -23,25 +51,87 @@ class AlertFilter(django_filters.FilterSet):
     identity_kind = django_filters.ChoiceFilter(
         field_name="identity__kind", choices=IdentityKind.choices, label="Identity kind"
     )
+    identity_class = django_filters.ChoiceFilter(
+        choices=IdentityClass.choices, method="by_identity_class", label="Human / NHI"
+    )
     privilege = django_filters.ChoiceFilter(
         field_name="identity__privilege_tier", choices=PrivilegeTier.choices
     )
     source = django_filters.ModelChoiceFilter(queryset=Source.objects.all())
+    owner = django_filters.ModelChoiceFilter(
+        field_name="response_owner", queryset=Owner.objects.all(), label="Response owner"
+    )
+    assignee = AssigneeFilter(label="Assignee", help_text="me, none or a username")
     control = django_filters.CharFilter(method="by_control", label="Mapped control")
+    since = django_filters.IsoDateTimeFilter(
+        field_name="last_seen_at", lookup_expr="gte", label="Seen since"
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="last_seen_at", lookup_expr="lt", label="Seen before"
+    )
+    sla = django_filters.ChoiceFilter(
+        choices=[("breaching", "Breaching")], method="by_sla", label="SLA"
+    )
+    escalated = django_filters.BooleanFilter(method="by_escalated", label="Escalated")
     ordering = django_filters.OrderingFilter(
-        fields=(("last_seen_at", "last_seen"), ("score", "score"), ("first_seen_at", "first_seen")),
+        fields=(
+            ("last_seen_at", "last_seen"),
+            ("score", "score"),
+            ("first_seen_at", "first_seen"),
+            ("created_at", "created"),
+            ("ack_due_at", "ack_due"),
+            ("contain_due_at", "contain_due"),
+        ),
     )
 
     class Meta:
         model = Alert
         fields = ["stage", "severity"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Time range inputs accept what <input type="datetime-local"> sends.
+        for name in ("since", "until"):
+            self.filters[name].field.widget = forms.DateTimeInput(attrs={"type": "datetime-local"})
+            self.filters[name].field.input_formats = [
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%dT%H:%M:%S",
+                "iso-8601",
+            ]
+
     def search(self, queryset, name, value):
+        value = value.strip()
+        if value.startswith("#") and value[1:].isdigit():
+            return queryset.filter(pk=int(value[1:]))
         return queryset.filter(
-            Q(summary__icontains=value)
+            Q(title__icontains=value)
             | Q(identity__login__icontains=value)
-            | Q(session__session_key__icontains=value)
+            | Q(identity__display_name__icontains=value)
+            | Q(summary__icontains=value)
+            | Q(session__session_key=value)
         )
+
+    def by_status(self, queryset, name, value):
+        if value == "open":
+            return queryset.filter(stage__in=Stage.open_stages())
+        if value == "closed":
+            return queryset.filter(stage__in=[Stage.CLOSED, Stage.SUPPRESSED])
+        return queryset
+
+    def by_identity_class(self, queryset, name, value):
+        if value == IdentityClass.HUMAN:
+            return queryset.filter(identity__kind=IdentityKind.HUMAN)
+        return queryset.exclude(identity__kind=IdentityKind.HUMAN)
 
     def by_control(self, queryset, name, value):
         return queryset.filter(controls__icontains=f" {value.strip()} ")
+
+    def by_sla(self, queryset, name, value):
+        return queryset.sla_breaching(timezone.now())
+
+    def by_escalated(self, queryset, name, value):
+        return (
+            queryset.filter(escalation_level__gt=0)
+            if value
+            else queryset.filter(escalation_level=0)
+        )

@@ -1,22 +1,45 @@
-"""Reads for alerts and detectors."""
+"""Reads for alerts, the triage queue and detectors."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
+
+from sessions_app.choices import IdentityKind, SessionStatus
+from sessions_app.models import Identity, Session, TelemetryEvent
 
 from .detectors import REGISTRY
 from .detectors.base import Detector
-from .models import Alert, DetectorConfig, Resolution
+from .models import (
+    DEFAULT_SLA_MINUTES,
+    Alert,
+    DetectorConfig,
+    IdentityClass,
+    Resolution,
+    SavedView,
+    SLAPolicy,
+    Stage,
+    SuppressionRule,
+)
+
+TIMELINE_LIMIT = 200
+RELATED_LIMIT = 10
+# Fields of consecutive events compared to highlight what changed within a session.
+TIMELINE_FIELDS = ("ip", "asn", "country", "city", "user_agent", "device_id", "client_app")
 
 
-def alert_list() -> QuerySet[Alert]:
-    return Alert.objects.select_related("identity", "session", "source", "assignee")
+def alert_list(user=None) -> QuerySet[Alert]:
+    """The queue's rows with what each row shows, restricted to what ``user`` may see."""
+    qs = Alert.objects.restrict(user, "view") if user is not None else Alert.objects.all()
+    return qs.select_related("identity", "assignee", "response_owner").defer("evidence", "factors")
 
 
-def alert_detail(pk: int) -> Alert:
-    return Alert.objects.select_related(
+def alert_detail(pk: int, user=None) -> Alert:
+    qs = Alert.objects.restrict(user, "view") if user is not None else Alert.objects.all()
+    return qs.select_related(
         "identity",
         "identity__owner",
         "session",
@@ -24,7 +47,271 @@ def alert_detail(pk: int) -> Alert:
         "assignee",
         "response_owner",
         "recurrence_of",
+        "duplicate_of",
+        "risk_approver",
+        "suppressed_by",
     ).get(pk=pk)
+
+
+def users_with_perm(perm: str) -> QuerySet:
+    """Active users holding ``app_label.codename`` through a group, directly or as superuser."""
+    app_label, codename = perm.split(".", 1)
+    by_group = Q(
+        groups__permissions__codename=codename,
+        groups__permissions__content_type__app_label=app_label,
+    )
+    direct = Q(
+        user_permissions__codename=codename,
+        user_permissions__content_type__app_label=app_label,
+    )
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | by_group | direct)
+        .distinct()
+        .order_by("username")
+    )
+
+
+# ---------------------------------------------------------------------------- SLA
+
+
+def identity_class(kind: str) -> str:
+    return IdentityClass.HUMAN if kind == IdentityKind.HUMAN else IdentityClass.NON_HUMAN
+
+
+def sla_matrix() -> dict[tuple[str, str], tuple[int, int]]:
+    """(severity, identity class) → (ack minutes, contain minutes): stored cells over defaults."""
+    matrix = dict(DEFAULT_SLA_MINUTES)
+    for cell in SLAPolicy.objects.all():
+        matrix[(cell.severity, cell.identity_class)] = (cell.ack_minutes, cell.contain_minutes)
+    return matrix
+
+
+def sla_due_times(
+    *, severity: str, identity_kind: str, start: datetime, matrix: dict | None = None
+) -> tuple[datetime, datetime]:
+    """When an alert raised at ``start`` must be acknowledged and contained."""
+    ack, contain = (matrix or sla_matrix())[(severity, identity_class(identity_kind))]
+    return start + timedelta(minutes=ack), start + timedelta(minutes=contain)
+
+
+# ---------------------------------------------------------------------------- suppression
+
+
+def active_suppression_rules(*, detector_id: str, now: datetime) -> QuerySet[SuppressionRule]:
+    return SuppressionRule.objects.filter(
+        detector_id=detector_id, ended_at__isnull=True, expires_at__gt=now
+    ).order_by("id")
+
+
+def matching_suppression(
+    *, detector_id: str, identity_id: int, evidence: dict, now: datetime
+) -> SuppressionRule | None:
+    """The first active rule an alert with these properties falls under, or None."""
+    for rule in active_suppression_rules(detector_id=detector_id, now=now):
+        if rule.matches(detector_id=detector_id, identity_id=identity_id, evidence=evidence):
+            return rule
+    return None
+
+
+def suppression_rule_list() -> QuerySet[SuppressionRule]:
+    return SuppressionRule.objects.select_related("identity", "created_by").annotate(
+        alert_count=Count("alerts")
+    )
+
+
+# ---------------------------------------------------------------------------- queue
+
+
+def queue_counts(user, now: datetime) -> dict[str, int]:
+    """The counters above the queue, in one aggregate query."""
+    open_q = Q(stage__in=Stage.open_stages())
+    breaching = open_q & (
+        Q(acknowledged_at__isnull=True, ack_due_at__lt=now)
+        | Q(contained_at__isnull=True, contain_due_at__lt=now)
+    )
+    return Alert.objects.restrict(user, "view").aggregate(
+        new=Count("id", filter=Q(stage=Stage.NEW)),
+        in_progress=Count("id", filter=Q(stage=Stage.IN_PROGRESS)),
+        contained=Count("id", filter=Q(stage=Stage.CONTAINED)),
+        mine=Count("id", filter=open_q & Q(assignee_id=user.pk)),
+        unassigned=Count("id", filter=open_q & Q(assignee__isnull=True)),
+        breaching=Count("id", filter=breaching),
+    )
+
+
+# Built-in saved views: names and the query strings they stand for.
+BUILTIN_VIEWS = [
+    ("My queue", "assignee=me"),
+    ("Unassigned", "assignee=none"),
+    ("SLA breaching", "sla=breaching"),
+    ("Non-human identities", "identity_class=non_human"),
+    ("Closed", "status=closed"),
+]
+
+
+def saved_views(user) -> list[SavedView]:
+    return list(SavedView.objects.filter(user=user))
+
+
+# ---------------------------------------------------------------------------- detail
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    event: TelemetryEvent
+    changed: frozenset[str]
+
+
+def alert_timeline(alert: Alert) -> list[TimelineRow]:
+    """The session's events (or the identity's around the alert) with changed fields marked."""
+    fields = (
+        "id",
+        "occurred_at",
+        "provider_event_type",
+        "event_type",
+        "outcome",
+        "ip",
+        "asn",
+        "as_org",
+        "country",
+        "city",
+        "lat",
+        "lon",
+        "anonymizer",
+        "user_agent",
+        "device_id",
+        "client_app",
+        "high_value_action",
+        "session_key",
+        "mfa",
+    )
+    if alert.session_id:
+        qs = TelemetryEvent.objects.filter(session_id=alert.session_id)
+    else:
+        qs = TelemetryEvent.objects.filter(
+            identity_id=alert.identity_id,
+            occurred_at__gte=alert.first_seen_at - timedelta(hours=1),
+            occurred_at__lte=alert.last_seen_at + timedelta(hours=1),
+        )
+    events = list(qs.only(*fields).order_by("-occurred_at", "-id")[:TIMELINE_LIMIT])
+    events.reverse()
+    rows, previous = [], None
+    for event in events:
+        changed = frozenset(
+            f
+            for f in TIMELINE_FIELDS
+            if previous is not None and getattr(event, f) != getattr(previous, f)
+        )
+        rows.append(TimelineRow(event=event, changed=changed))
+        previous = event
+    return rows
+
+
+@dataclass(frozen=True)
+class Location:
+    country: str
+    city: str
+    lat: float | None
+    lon: float | None
+    asn: int | None
+    as_org: str
+    ips: tuple[str, ...]
+    events: int
+    first_at: datetime
+    last_at: datetime
+
+
+def alert_locations(timeline: list[TimelineRow]) -> list[Location]:
+    """Distinct places (city + network) the timeline's events came from, in order of first use."""
+    groups: dict[tuple, dict] = {}
+    for row in timeline:
+        e = row.event
+        key = (e.country, e.city, e.asn)
+        group = groups.setdefault(
+            key,
+            {"event": e, "ips": [], "events": 0, "first": e.occurred_at, "last": e.occurred_at},
+        )
+        group["events"] += 1
+        group["last"] = e.occurred_at
+        if e.ip and e.ip not in group["ips"]:
+            group["ips"].append(e.ip)
+    return [
+        Location(
+            country=g["event"].country,
+            city=g["event"].city,
+            lat=g["event"].lat,
+            lon=g["event"].lon,
+            asn=g["event"].asn,
+            as_org=g["event"].as_org,
+            ips=tuple(g["ips"]),
+            events=g["events"],
+            first_at=g["first"],
+            last_at=g["last"],
+        )
+        for g in groups.values()
+    ]
+
+
+def other_active_sessions(alert: Alert) -> list[Session]:
+    return list(
+        Session.objects.filter(identity_id=alert.identity_id, status=SessionStatus.ACTIVE)
+        .exclude(pk=alert.session_id)
+        .only("id", "session_key", "last_seen_at", "last_country", "last_ip", "risk_score")
+        .order_by("-last_seen_at")[:RELATED_LIMIT]
+    )
+
+
+def related_alerts(alert: Alert) -> dict[str, list[Alert]]:
+    """Alerts on the same session, the same identity and the same network (ASN)."""
+    base = Alert.objects.exclude(pk=alert.pk).only(
+        "id", "title", "severity", "stage", "last_seen_at", "identity_id"
+    )
+    related: dict[str, list[Alert]] = {}
+    if alert.session_id:
+        related["Same session"] = list(
+            base.filter(session_id=alert.session_id).order_by("-last_seen_at")[:RELATED_LIMIT]
+        )
+    related["Same identity"] = list(
+        base.filter(identity_id=alert.identity_id)
+        .exclude(session_id=alert.session_id)
+        .order_by("-last_seen_at")[:RELATED_LIMIT]
+        if alert.session_id
+        else base.filter(identity_id=alert.identity_id).order_by("-last_seen_at")[:RELATED_LIMIT]
+    )
+    asn = alert_asn(alert)
+    if asn is not None:
+        # Sessions last seen on that network: uses the session table, not the evidence JSON.
+        sessions = Session.objects.filter(last_asn=asn).exclude(identity_id=alert.identity_id)
+        related[f"Same network (AS{asn})"] = list(
+            base.filter(session__in=sessions.values("pk")[:500]).order_by("-last_seen_at")[
+                :RELATED_LIMIT
+            ]
+        )
+    return related
+
+
+def alert_asn(alert: Alert) -> int | None:
+    """The network the alert is about: the suspicious side if the evidence names it."""
+    evidence = alert.evidence or {}
+    for key in ("asn", "new_asn", "to_asn"):
+        if isinstance(evidence.get(key), int):
+            return evidence[key]
+    for key in ("to", "new", "second", "current"):
+        value = evidence.get(key)
+        if isinstance(value, dict) and isinstance(value.get("asn"), int):
+            return value["asn"]
+    if alert.session_id and alert.session.last_asn:
+        return alert.session.last_asn
+    return None
+
+
+def identity_for_panel(identity_id: int) -> Identity:
+    return Identity.objects.select_related("owner").get(pk=identity_id)
+
+
+# ---------------------------------------------------------------------------- detectors
 
 
 @dataclass(frozen=True)

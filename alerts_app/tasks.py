@@ -11,8 +11,8 @@ from sessions_app.choices import SessionStatus
 from sessions_app.models import Session
 
 from . import engine
-from .revocation import tasks as revocation_tasks  # noqa: F401  (registers its tasks)
 from .detectors.base import DEFAULT_POLICY
+from .revocation import tasks as revocation_tasks  # noqa: F401  (registers its tasks)
 
 SWEEP_BATCH = 2000
 
@@ -61,3 +61,47 @@ def on_events_ingested(sender, *, session_ids, identity_ids, **kwargs) -> None:
     """Receiver of sessions_app.signals.events_ingested (sent on commit)."""
     if session_ids or identity_ids:
         detect_batch.delay(sorted(session_ids), sorted(identity_ids))
+
+
+# ---------------------------------------------------------------------------- triage
+
+
+@shared_task(
+    name="alerts_app.deliver_notifications",
+    soft_time_limit=60,
+    time_limit=90,
+)
+def deliver_notifications(notification_ids: list[int]) -> dict:
+    """Send the given notifications (skips those already sent; holds digest/burst ones)."""
+    from .notifications import deliver
+
+    return deliver(notification_ids)
+
+
+@shared_task(name="alerts_app.send_notification_digests", soft_time_limit=240, time_limit=300)
+def send_notification_digests() -> dict:
+    """One message per recipient with everything held for the digest."""
+    from .notifications import send_digests
+
+    return send_digests()
+
+
+@shared_task(
+    name="alerts_app.triage_sweep",
+    acks_late=True,  # idempotent: each breach/expiry is a conditional update done once
+    reject_on_worker_lost=True,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def triage_sweep() -> dict:
+    """Flag SLA breaches, re-open expired risk acceptances, end expired suppressions."""
+    from . import services
+
+    now = timezone.now()
+    breaches = services.sla_sweep(now=now)
+    return {
+        "sla_ack_breaches": breaches["ack"],
+        "sla_contain_breaches": breaches["contain"],
+        "risk_acceptances_reopened": services.risk_acceptance_sweep(now=now),
+        "suppressions_ended": services.suppression_sweep(now=now),
+    }
