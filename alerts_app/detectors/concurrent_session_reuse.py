@@ -41,13 +41,16 @@ from .base import (
 
 SPEC = DetectorSpec(
     id="concurrent_session_reuse",
-    version=1,
+    version=2,
     title="Session used from two networks at the same time",
     description=(
         "One session key is used from network A, then network B, then network A again (ASNs), "
-        "with the whole back-and-forth inside a short window: two parties are using the same "
-        "session concurrently. A single switch of network (Wi-Fi to cellular, VPN on) does not "
-        "count; failed attempts and the identity provider's own internal calls are ignored."
+        "either with the whole back-and-forth inside a short window, or with a hand-over "
+        "between the networks inside that window while network B shows another device or "
+        "client (the owner idles while the thief works, then carries on). Two parties are "
+        "using the same session concurrently. A single switch of network (Wi-Fi to cellular, "
+        "VPN on) and one laptop moving between networks do not count; failed attempts and the "
+        "identity provider's own internal calls are ignored."
     ),
     severity_logic=(
         "45 points for the interleaving; a different device on the other network adds 20, a "
@@ -101,26 +104,36 @@ def detect(
     for first, middle, back in zip(runs, runs[1:], runs[2:], strict=False):
         if first[0].asn != back[0].asn:
             continue
-        span = (back[0].occurred_at - first[-1].occurred_at).total_seconds()
-        if span > params["window_s"]:
-            continue
         home = [first[-1], back[0]]
         pattern = [first[-1], *middle, back[0]]
         if not any(event_uid(e) in new_ids for e in pattern):
             continue
-        factors = [
-            Factor(
-                f"Alternating between AS{first[0].asn} and AS{middle[0].asn} "
-                f"within {human_duration(span)}",
-                45,
-            )
-        ]
         home_devices = {e.device_id for e in home if e.device_id}
         away_devices = {e.device_id for e in middle if e.device_id}
         home_clients = {ua(e).client_key for e in home if ua(e).known}
         away_clients = {ua(e).client_key for e in middle if ua(e).known}
         device_differs = bool(home_devices and away_devices and not home_devices & away_devices)
         client_differs = bool(home_clients and away_clients and not home_clients & away_clients)
+        span = (back[0].occurred_at - first[-1].occurred_at).total_seconds()
+        # The closest hand-over between the two networks. The owner may sit idle while the
+        # thief works (a long absence from A), but then comes back minutes after the thief's
+        # last request: with another device or client on B, that is two parties, not a move.
+        switch = min(
+            (middle[0].occurred_at - first[-1].occurred_at).total_seconds(),
+            (back[0].occurred_at - middle[-1].occurred_at).total_seconds(),
+        )
+        interleaved = span <= params["window_s"]
+        handed_back = switch <= params["window_s"] and (device_differs or client_differs)
+        if not (interleaved or handed_back):
+            continue
+        within = span if interleaved else switch
+        factors = [
+            Factor(
+                f"Alternating between AS{first[0].asn} and AS{middle[0].asn} "
+                f"within {human_duration(within)}",
+                45,
+            )
+        ]
         if device_differs:
             factors.append(Factor("Different device on the other network", 20))
         if client_differs:

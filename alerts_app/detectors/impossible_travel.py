@@ -11,10 +11,13 @@ non-interactive sign-ins egress through cloud regions, so they are left out
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from sessions_app.choices import Outcome
 from sessions_app.ingest.schema import NormalizedEvent
@@ -91,11 +94,42 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+class Place(NamedTuple):
+    """Where an event happened: a point and how far the truth may be from it (km)."""
+
+    lat: float
+    lon: float
+    radius_km: float
+    precision: str  # "point" (the IdP's or GeoIP's coordinates) or "country"
+
+
+@cache
+def _country_points() -> dict[str, dict]:
+    # Capital coordinates and an area-equivalent radius per ISO country (GeoNames, CC BY 4.0;
+    # see data/README.md). Used when an IdP reports only a country (Google's regionCode).
+    path = Path(__file__).with_name("data") / "country_points.json"
+    return json.loads(path.read_text(encoding="utf-8"))["countries"]
+
+
+def place_of(event: NormalizedEvent) -> Place | None:
+    """The event's coordinates, else its country's capital with the country's radius."""
+    if event.lat is not None and event.lon is not None:
+        return Place(event.lat, event.lon, 0.0, "point")
+    point = _country_points().get((event.country or "").upper())
+    if point is None:
+        return None
+    return Place(point["lat"], point["lon"], float(point["radius_km"]), "country")
+
+
+def min_distance_km(a: Place, b: Place) -> float:
+    """The least distance the two places can be apart, given their uncertainty."""
+    return max(0.0, haversine_km(a.lat, a.lon, b.lat, b.lon) - a.radius_km - b.radius_km)
+
+
 def _usable(event: NormalizedEvent) -> bool:
     return (
         event.outcome == Outcome.SUCCESS
-        and event.lat is not None
-        and event.lon is not None
+        and place_of(event) is not None
         and event.interactive is not False
         and not is_idp_internal(event)
     )
@@ -122,7 +156,12 @@ def detect(
             continue
         if before.ip and before.ip == after.ip:
             continue
-        distance = haversine_km(before.lat, before.lon, after.lat, after.lon)
+        start, end = place_of(before), place_of(after)
+        # Country-level places count only across countries, by their least possible distance.
+        coarse = "country" in (start.precision, end.precision)
+        if coarse and before.country == after.country:
+            continue
+        distance = min_distance_km(start, end)
         if distance < params["min_distance_km"]:
             continue
         seconds = max((after.occurred_at - before.occurred_at).total_seconds(), 1.0)
@@ -137,6 +176,8 @@ def detect(
         ]
         if before.country and after.country and before.country != after.country:
             factors.append(Factor(f"Different countries ({before.country} → {after.country})", 15))
+        if coarse:
+            factors.append(Factor("Located by country only (at least this far apart)", -5))
         if speed >= 3 * params["min_speed_kmh"]:
             factors.append(Factor("Over three times the speed threshold", 10))
         if _masked(before) or _masked(after):

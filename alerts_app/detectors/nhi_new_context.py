@@ -18,6 +18,7 @@ from sessions_app.choices import Outcome
 from sessions_app.ingest.schema import NormalizedEvent
 
 from .base import (
+    MICROSOFT_FIRST_PARTY_ASNS,
     Baseline,
     ContextSeen,
     DetectorSpec,
@@ -86,7 +87,12 @@ def _context_values(event: NormalizedEvent) -> dict[str, str]:
 
 
 def _learnable(event: NormalizedEvent) -> bool:
-    return event.outcome == Outcome.SUCCESS and not is_idp_internal(event)
+    # Microsoft's AS8075 is skipped for people's sessions (Entra's back-end calls egress from
+    # it), but workloads hosted in Azure really do run from it: for them it is the baseline.
+    internal = is_idp_internal(event) and not (
+        event.provider == "entra" and event.asn in MICROSOFT_FIRST_PARTY_ASNS
+    )
+    return event.outcome == Outcome.SUCCESS and not internal
 
 
 def update_baseline(
@@ -144,7 +150,7 @@ def detect(
     window = int(params["learning_window_s"])
     timeline, new_ids = merge_timeline((), new_events)
     baseline = state.baseline
-    candidates: list[tuple[list[Factor], NormalizedEvent, dict[str, str]]] = []
+    candidates: list[tuple[list[Factor], NormalizedEvent, dict[str, str], Baseline]] = []
     for event in timeline:
         if not _learnable(event) or event_uid(event) not in new_ids:
             continue
@@ -171,15 +177,15 @@ def detect(
                 if event.anonymizer:
                     factors.append(Factor("Anonymising proxy or VPN", 15))
                 factors.extend(privilege_factors(state.privilege_tier))
-                candidates.append((factors, event, novel))
+                candidates.append((factors, event, novel, baseline))
         # Later events in the same batch are judged against what earlier ones introduced,
         # so one new context raises one finding, not one per request.
         baseline = update_baseline(baseline, [event], window)
 
     if not candidates:
         return []
-    factors, trigger, novel = candidates[strongest([c[0] for c in candidates])]
-    known = state.baseline
+    # Describe the baseline as it stood when the new context appeared (it grows as it learns).
+    factors, trigger, novel, known = candidates[strongest([c[0] for c in candidates])]
     summary = (
         f"{trigger.actor_login or state.identity_key} ({state.identity_kind.replace('_', ' ')}) "
         f"used from {describe_network(trigger)} by {describe_client(trigger)}; its baseline "

@@ -23,6 +23,19 @@ def run(state, new, **params):
 # ------------------------------------------------------------------ must alert
 
 
+def test_owner_returns_minutes_after_the_thief_on_another_device():
+    # The owner was idle for 40 min while the thief worked; she is back 2 min after the
+    # thief's last request. The absence from A is long, but the hand-back is not.
+    new = [
+        ev(40, BUCHAREST, user_agent=CURL, device_id="dt-thief"),
+        ev(45, BUCHAREST, user_agent=CURL, device_id="dt-thief"),
+        ev(47),
+    ]
+    [finding] = run(session(ev(0)), new)
+    assert "within 2 min" in finding.factors[0].label
+    assert "Different device on the other network" in [f.label for f in finding.factors]
+
+
 def test_owner_and_thief_alternate():
     new = [ev(3, BUCHAREST, user_agent=CURL, device_id=""), ev(6)]
     [finding] = run(session(ev(0)), new)
@@ -58,6 +71,13 @@ def test_wider_window_catches_slower_interleaving():
 
 
 # ------------------------------------------------------------------ must not alert
+
+
+def test_tethering_stretch_with_quick_hand_back_on_the_same_laptop():
+    # Wi-Fi, 50 min on the phone's cellular network, back to Wi-Fi one minute later: one
+    # device and browser moving, not two parties.
+    new = [ev(10, BERLIN_CELLULAR), ev(60, BERLIN_CELLULAR), ev(61)]
+    assert run(session(ev(0)), new) == []
 
 
 def test_wifi_to_cellular_once():

@@ -70,8 +70,27 @@ def test_slow_enough_to_fly():
 
 
 def test_missing_geo_gives_no_finding():
-    far = {**SYDNEY, "lat": None, "lon": None}
-    assert run(identity(ev(0)), [ev(10, far)]) == []
+    nowhere = {**SYDNEY, "lat": None, "lon": None, "country": ""}
+    assert run(identity(ev(0)), [ev(10, nowhere)]) == []
+
+
+def test_country_only_places_alert_across_continents():
+    # Google reports only a country: Germany to Australia in 10 min is still impossible.
+    [finding] = run(identity(ev(0)), [ev(10, {**SYDNEY, "lat": None, "lon": None})])
+    assert "Located by country only (at least this far apart)" in [f.label for f in finding.factors]
+    assert finding.evidence["distance_km"] > 10_000
+
+
+def test_country_only_places_in_neighbouring_countries_do_not_alert():
+    # Berlin (DE) then somewhere in Austria: the capitals are 520 km apart, the countries touch.
+    vienna = {**SYDNEY, "country": "AT", "lat": None, "lon": None}
+    assert run(identity(ev(0)), [ev(10, vienna)]) == []
+
+
+def test_country_only_place_in_the_same_country_never_alerts():
+    assert (
+        run(identity(ev(0)), [ev(10, {**SYDNEY, "country": "DE", "lat": None, "lon": None})]) == []
+    )
 
 
 def test_entra_non_interactive_sign_ins_are_skipped():
