@@ -9,6 +9,7 @@ normalises to the same values.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -17,14 +18,86 @@ from typing import Any
 import orjson
 import pycountry
 
-_MISSING = object()
-
 # Values vendors put where they mean "no value".
 PLACEHOLDERS = frozenset({"", "-", "null", "none", "unknown", "n/a", "undefined"})
+_LONGEST_PLACEHOLDER = max(map(len, PLACEHOLDERS))
 
 
 # ---------------------------------------------------------------------------
 # key access
+#
+# Two ways in. Plain dicts are searched exact case first and lower-cased only on a miss (one
+# look-up in someone else's dict). A parser that reads many fields of one record calls
+# ``fold(record)`` once and passes the view around: every later look-up is then one plain
+# ``dict.get`` on pre-lower-cased keys, each nested object is lower-cased at most once (on
+# first access, memoised in its parent's view) and dotted paths are split once per process.
+# Profiling the Okta parser showed the repeated lower-casing of the same objects, for every
+# missing or null field, as most of its cost.
+
+
+class Folded(dict):
+    """A case-insensitive view of one JSON object: lower-cased keys → values, ``None`` left out.
+
+    When two keys differ only in case, the first in the object's order is the view's value,
+    as the lower-cased look-up always did. ``source`` is the object the view was made from.
+    ``tricky`` marks objects where a plain look-up in the view could differ from the
+    documented rules — two non-null keys folding together (exact case must win) or a key
+    containing a dot (a flattened path that ``dig`` must match as a run of segments); those
+    take the general path through ``source``. Nested objects become views when they are
+    first reached through ``ci_get``/``dig``, so untouched parts of a record cost nothing.
+    """
+
+    __slots__ = ("source", "tricky")
+
+
+def fold(value: Any) -> Any:
+    """``value`` as a ``Folded`` view when it is a dict (or a JSON object sent as a string).
+
+    Lists become lists of views; anything else is returned unchanged. Folding a view again
+    returns it as is.
+    """
+    value = _as_container(value)
+    kind = type(value)
+    if kind is Folded:
+        return value
+    if kind is dict or isinstance(value, dict):
+        return _fold_level(value)
+    if kind is list:
+        return [_fold_level(v) if type(v) is dict else v for v in value]
+    return value
+
+
+def unfold(value: Any) -> Any:
+    """The original object behind a ``Folded`` view (anything else unchanged), for callers
+    that need the original keys — e.g. to keep names as the vendor spelled them."""
+    return value.source if type(value) is Folded else value
+
+
+def _fold_level(obj: dict) -> Folded:
+    """One level of ``obj`` as a view (children are folded when first reached)."""
+    try:
+        # All in C: reversed, so that among keys folding together the first in order wins.
+        view = Folded(zip(map(str.lower, reversed(obj)), reversed(obj.values()), strict=True))
+        dotted = "." in "".join(obj)
+    except TypeError:  # a non-string key: only string keys can match
+        view = Folded((k.lower(), v) for k, v in reversed(obj.items()) if isinstance(k, str))
+        dotted = True  # and the general path handles the rest
+    view.source = obj
+    # A null value stays in the view (look-ups treat it as absent). Keys folding together
+    # make the view smaller than the object: the general path then applies exact case first
+    # and skips a null first variant.
+    view.tricky = dotted or len(view) != len(obj)
+    return view
+
+
+def _fold_child(view: Folded, key: str, value: Any) -> Any:
+    """``value`` (found under ``key`` in ``view``) ready for further look-ups, memoised."""
+    kind = type(value)
+    if kind is dict:
+        value = view[key] = _fold_level(value)
+    elif kind is list:
+        value = view[key] = [_fold_level(v) if type(v) is dict else v for v in value]
+    return value
 
 
 def _as_container(value: Any) -> Any:
@@ -43,24 +116,61 @@ def ci_get(obj: Any, *keys: str, default: Any = None) -> Any:
     """First present value among ``keys`` in the dict ``obj``, matching keys case-insensitively.
 
     An exact-case match wins over a case-insensitive one; ``None`` values count as absent so
-    that the next candidate key is tried.
+    that the next candidate key is tried. On a ``Folded`` view, dicts and lists found are
+    returned as views too.
     """
+    if type(obj) is Folded:
+        if obj.tricky:
+            return _ci_get_general(obj, keys, default)
+        for key in keys:
+            lowered = key.lower()
+            value = obj.get(lowered)
+            if value is not None:
+                kind = type(value)  # _fold_child, inlined: this is the hottest line
+                if kind is dict:
+                    value = obj[lowered] = _fold_level(value)
+                elif kind is list:
+                    value = obj[lowered] = [_fold_level(v) if type(v) is dict else v for v in value]
+                return value
+        return default
     obj = _as_container(obj)
     if not isinstance(obj, dict):
         return default
-    lowered: dict[str, Any] | None = None
+    lowered_view: dict[str, Any] | None = None
     for key in keys:
-        value = obj.get(key, _MISSING)
-        if value is _MISSING or value is None:
-            if lowered is None:
-                lowered = {}
-                for k, v in obj.items():
-                    if isinstance(k, str) and v is not None:
-                        lowered.setdefault(k.lower(), v)
-            value = lowered.get(key.lower(), _MISSING)
-        if value is not _MISSING and value is not None:
+        value = obj.get(key)
+        if value is None:
+            if lowered_view is None:
+                lowered_view = _lowered(obj)
+            value = lowered_view.get(key.lower())
+        if value is not None:
             return value
     return default
+
+
+def _ci_get_general(view: Folded, keys: tuple[str, ...], default: Any) -> Any:
+    """``ci_get`` on a view whose keys collide when lower-cased: the plain-dict rules."""
+    value = ci_get(view.source, *keys)
+    if value is None:
+        return default
+    return fold(value) if type(value) is dict or type(value) is list else value
+
+
+def _lowered(obj: dict) -> dict[str, Any]:
+    lowered: dict[str, Any] = {}
+    for k, v in obj.items():
+        if isinstance(k, str) and v is not None:
+            lowered.setdefault(k.lower(), v)
+    return lowered
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_path(path: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(segments, lower-cased segments) of a dotted path; None for an empty or malformed one."""
+    segments = tuple(path.split(".")) if path else ()
+    if not segments or "" in segments:
+        return None
+    return segments, tuple(s.lower() for s in segments)
 
 
 def dig(obj: Any, path: str, default: Any = None) -> Any:
@@ -69,45 +179,62 @@ def dig(obj: Any, path: str, default: Any = None) -> Any:
     Numeric segments index lists. A key that itself contains dots (``{"client.ip": ...}``, as
     flattened exports write them) is matched too: at each level the longest run of remaining
     segments that names a key wins. JSON objects sent as strings are decoded on the way.
+    Through a ``Folded`` view, dicts and lists found are returned as views too.
     """
-    segments = [s for s in path.split(".")] if path else []
-    if not segments or any(s == "" for s in segments):
+    split = _split_path(path)
+    if split is None:
         return default
+    segments, lowered = split
+    folded = type(obj) is Folded
     current = obj
     i = 0
-    while i < len(segments):
-        current = _as_container(current)
+    count = len(segments)
+    while i < count:
+        kind = type(current)
+        if kind is Folded and not current.tricky:
+            value = current.get(lowered[i])
+            if value is None:
+                return default
+            current = _fold_child(current, lowered[i], value)
+            i += 1
+            continue
+        if kind is not Folded and kind is not list:
+            current = _as_container(current)
+            if folded and isinstance(current, dict):
+                current = _fold_level(current)
+                continue
         if isinstance(current, dict):
-            found = _longest_key_match(current, segments, i)
+            source = current.source if type(current) is Folded else current
+            found = _longest_key_match(source, segments, i)
             if found is None:
                 return default
             current, i = found
+            if folded:
+                current = fold(current)
         elif isinstance(current, list) and segments[i].lstrip("-").isdigit():
             index = int(segments[i])
             if not -len(current) <= index < len(current):
                 return default
             current, i = current[index], i + 1
+            if folded and type(current) is dict:
+                current = _fold_level(current)
         else:
             return default
     return default if current is None else current
 
 
-def _longest_key_match(obj: dict, segments: list[str], start: int) -> tuple[Any, int] | None:
+def _longest_key_match(obj: dict, segments: tuple[str, ...], start: int) -> tuple[Any, int] | None:
     """(value, next segment index) for the longest run of segments naming a key of ``obj``.
 
     Exact-case keys are tried for every run first; the lower-cased view of the dict is built
-    at most once per level, and only when no exact key matched (it is the costly part on
-    events with many null fields).
+    at most once per level, and only when no exact key matched.
     """
     runs = [(".".join(segments[start:j]), j) for j in range(len(segments), start, -1)]
     for key, j in runs:
         value = obj.get(key)
         if value is not None:
             return value, j
-    lowered: dict[str, Any] = {}
-    for k, v in obj.items():
-        if isinstance(k, str) and v is not None:
-            lowered.setdefault(k.lower(), v)
+    lowered = _lowered(obj)
     for key, j in runs:
         value = lowered.get(key.lower())
         if value is not None:
@@ -152,6 +279,9 @@ def is_placeholder(value: Any) -> bool:
 
 def to_str(value: Any) -> str:
     """A clean string: numbers become their decimal text, placeholders and None become ''."""
+    if type(value) is str:  # the common case, kept cheap: called ~40 times per event
+        text = value.strip()
+        return text if len(text) > _LONGEST_PLACEHOLDER or text.lower() not in PLACEHOLDERS else ""
     if value is None or isinstance(value, dict | list):
         return ""
     if isinstance(value, bool):
@@ -260,12 +390,12 @@ def parse_timestamp(value: Any) -> datetime:
     text = to_str(value)
     if not text:
         raise ValueError("empty timestamp")
-    try:
-        return _from_epoch(Decimal(text))
-    except InvalidOperation:
-        pass
-    match = _ISO.match(text)
+    match = _ISO.match(text)  # first: a failed Decimal() raises, which costs more than a match
     if match is None:
+        try:
+            return _from_epoch(Decimal(text))
+        except InvalidOperation:
+            pass
         if _DATE_ONLY.match(text):
             return datetime.fromisoformat(text).replace(tzinfo=UTC)
         raise ValueError(f"unrecognised timestamp {text!r}")
@@ -348,6 +478,11 @@ def country_code(value: Any) -> str:
         return ""
     if len(text) == 2 and text.isalpha():
         return text.upper()
+    return _country_code_by_name(text)
+
+
+@functools.lru_cache(maxsize=1024)  # ~250 countries, a few spellings each; pycountry is slow
+def _country_code_by_name(text: str) -> str:
     alias = _COUNTRY_ALIASES.get(text.lower())
     if alias:
         return alias

@@ -22,11 +22,13 @@ from .common import (
     clean_ip,
     country_code,
     dig,
+    fold,
     parse_timestamp,
     to_bool,
     to_float,
     to_int,
     to_str,
+    unfold,
 )
 from .schema import NormalizedEvent, QuarantineError
 
@@ -118,41 +120,42 @@ _MFA_FACTORS = re.compile(
 
 def parse(raw: dict[str, Any]) -> NormalizedEvent:
     """Normalise one Okta LogEvent; raises QuarantineError without uuid, published or actor."""
-    event_id = to_str(ci_get(raw, "uuid"))
+    record = fold(raw)  # one case-insensitive view for the ~60 look-ups below
+    event_id = to_str(ci_get(record, "uuid"))
     if not event_id:
         raise QuarantineError("missing event id (uuid)")
-    published = ci_get(raw, "published")
+    published = ci_get(record, "published")
     if published is None or to_str(published) == "":
         raise QuarantineError("missing event time (published)")
     try:
         occurred_at = parse_timestamp(published)
     except ValueError as exc:
         raise QuarantineError(f"unparseable event time (published): {published!r}") from exc
-    actor = as_dict(ci_get(raw, "actor"))
+    actor = as_dict(ci_get(record, "actor"))
     actor_id = to_str(ci_get(actor, "id"))
     if not actor_id:
         raise QuarantineError("missing actor (actor.id)")
 
-    event_type_name = to_str(ci_get(raw, "eventType"))
-    debug = as_dict(dig(raw, "debugContext.debugData"))
-    targets = [as_dict(t) for t in as_list(ci_get(raw, "target"))]
+    event_type_name = to_str(ci_get(record, "eventType"))
+    debug = as_dict(dig(record, "debugContext.debugData"))
+    targets = [as_dict(t) for t in as_list(ci_get(record, "target"))]
     app_name = _target_name(targets, "AppInstance")
     grant_type = to_str(ci_get(debug, "grantType")).lower()
 
     event_type, high_value = _classify(event_type_name, targets, app_name, grant_type)
-    outcome = _OUTCOMES.get(to_str(dig(raw, "outcome.result")).upper(), Outcome.UNKNOWN)
+    outcome = _OUTCOMES.get(to_str(dig(record, "outcome.result")).upper(), Outcome.UNKNOWN)
 
-    session_keys = _session_keys(raw, debug, targets)
+    session_keys = _session_keys(record, debug, targets)
     token_kind, session_key = _token(event_type_name, session_keys, targets)
     actor_kind = _actor_kind(actor, event_type_name, grant_type)
 
-    client = as_dict(ci_get(raw, "client"))
+    client = as_dict(ci_get(record, "client"))
     geo = as_dict(ci_get(client, "geographicalContext"))
-    security = as_dict(ci_get(raw, "securityContext"))
-    chain_first = as_dict(next(iter(as_list(dig(raw, "request.ipChain"))), None))
+    security = as_dict(ci_get(record, "securityContext"))
+    chain_first = as_dict(next(iter(as_list(dig(record, "request.ipChain"))), None))
 
     factor = to_str(ci_get(debug, "factor"))
-    credential_type = to_str(dig(raw, "authenticationContext.credentialType"))
+    credential_type = to_str(dig(record, "authenticationContext.credentialType"))
     auth_methods = tuple(m for m in dict.fromkeys((credential_type, factor)) if m)
 
     return NormalizedEvent(
@@ -178,12 +181,12 @@ def parse(raw: dict[str, Any]) -> NormalizedEvent:
         lon=to_float(dig(geo, "geolocation.lon")),
         anonymizer=_anonymizer(security, chain_first, debug),
         user_agent=to_str(dig(client, "userAgent.rawUserAgent")),
-        device_id=session_keys.get("dt_hash", "") or to_str(dig(raw, "device.id")),
+        device_id=session_keys.get("dt_hash", "") or to_str(dig(record, "device.id")),
         client_app=app_name,
         interactive=None,
         auth_methods=auth_methods,
         mfa=_mfa(event_type_name, outcome, factor),
-        status_detail=to_str(dig(raw, "outcome.reason")),
+        status_detail=to_str(dig(record, "outcome.reason")),
         high_value_action=high_value,
         risk=_risk(security, debug),
         target=_target(targets),
@@ -361,8 +364,8 @@ def _behaviors(value: Any) -> dict[str, str]:
             value = orjson.loads(value)
         except orjson.JSONDecodeError:
             return {}
-    if isinstance(value, dict):
-        return {to_str(k): to_str(v).upper() for k, v in value.items()}
+    if isinstance(value, dict):  # behaviour names as Okta spells them, not as folded
+        return {to_str(k): to_str(v).upper() for k, v in unfold(value).items()}
     if isinstance(value, list):
         found: dict[str, str] = {}
         for item in value:
