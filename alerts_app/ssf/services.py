@@ -182,7 +182,9 @@ def poll_endpoint_url(stream: SsfStream) -> str:
 
 
 def issuer_url(path: str) -> str:
-    return tokens.issuer() + path
+    """Absolute URL of a path from ``reverse()`` (which already carries any script prefix)."""
+    parts = urlsplit(tokens.issuer())
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def stream_config(stream: SsfStream) -> dict:

@@ -160,3 +160,25 @@ def test_delivery_filter_narrows_and_reports_bad_input(client, admin_user):
     assert "revocation-9" in html and "<h1>" not in html
     bad = client.get(reverse("ssf:admin"), {"status": "nonsense"}).content.decode()
     assert "Some filters are invalid" in bad
+
+
+def test_delivery_log_query_count_does_not_grow_with_rows(
+    client, admin_user, django_assert_max_num_queries
+):
+    _stream(admin_user)
+    identity = Identity.objects.create(display_name="E", login="e@example.com")
+
+    def announce(n):
+        services.ssf_session_revoked_emit(
+            identity=identity, revoked_at=timezone.now(), reason_admin="t", txn=f"revocation-{n}"
+        )
+
+    announce(0)
+    client.force_login(admin_user)
+    client.get(reverse("ssf:admin"))  # warm the session and the signing key
+    with django_assert_max_num_queries(20) as few:
+        client.get(reverse("ssf:admin"))
+    for n in range(1, 11):
+        announce(n)
+    with django_assert_max_num_queries(len(few)):
+        assert client.get(reverse("ssf:admin")).content.decode().count("revocation-") >= 11

@@ -198,3 +198,14 @@ def test_user_without_roles_is_forbidden(django_user_model):
     nobody = django_user_model.objects.create_user("nobody", password="x")
     response = api(nobody).get("/api/v1/alerts/")
     assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
+
+
+def test_list_query_count_does_not_grow_with_rows(analyst, django_assert_max_num_queries):
+    client = api(analyst)
+    make_alert()
+    with django_assert_max_num_queries(8) as few:
+        client.get("/api/v1/alerts/")
+    for _ in range(10):
+        make_alert()
+    with django_assert_max_num_queries(len(few)):
+        assert len(ids(client.get("/api/v1/alerts/"))) == 11
