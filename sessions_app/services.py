@@ -8,7 +8,10 @@ Ingestion (``ingest_records``) is the hot path. One call is one transaction that
    webhook for the same source can't interleave, and the "already stored?" check below is
    exact);
 3. drops events already stored — the key is (source, provider event id, occurred at), backed
-   by a unique constraint — so a re-delivered batch adds nothing at all;
+   by a unique constraint — so a re-delivered batch adds nothing at all, with one exception:
+   a re-delivered event whose vendor risk verdict (``NormalizedEvent.risk``) differs from the
+   stored copy updates that copy's ``details["risk"]`` and ``raw`` (the Graph connector
+   re-polls recent risky sign-ins for late verdicts) and hands its session to detection;
 4. upserts identities (via ``IdentityLink``) and sessions for the new events only, applies
    lifecycle events, then writes the events, the daily rollup, source health and the poll
    cursor, so a cursor only ever advances together with the events it fetched.
@@ -109,15 +112,21 @@ class RejectedInput(NamedTuple):
 
 @dataclass
 class IngestResult:
-    """What one ingest call did. ``duplicates`` = read − quarantined − imported."""
+    """What one ingest call did. ``duplicates`` = read − quarantined − imported.
+
+    ``updated`` counts the duplicates that brought a changed vendor risk verdict and were
+    applied to the stored event (they are also counted in ``duplicates``).
+    """
 
     read: int = 0
     imported: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    updated: int = 0
     session_ids: list[int] = field(default_factory=list)
     identity_ids: list[int] = field(default_factory=list)
     event_ids: list[int] = field(default_factory=list)
+    updated_event_ids: list[int] = field(default_factory=list)
 
     def add(self, other: IngestResult) -> None:
         """Accumulate another batch's result into this one (ids de-duplicated)."""
@@ -125,15 +134,18 @@ class IngestResult:
         self.imported += other.imported
         self.duplicates += other.duplicates
         self.quarantined += other.quarantined
+        self.updated += other.updated
         self.session_ids = sorted(set(self.session_ids) | set(other.session_ids))
         self.identity_ids = sorted(set(self.identity_ids) | set(other.identity_ids))
         self.event_ids.extend(other.event_ids)
+        self.updated_event_ids.extend(other.updated_event_ids)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"read {self.read}, imported {self.imported}, "
             f"duplicates {self.duplicates}, quarantined {self.quarantined}"
         )
+        return f"{text}, risk verdicts updated {self.updated}" if self.updated else text
 
 
 def source_format(source: Source) -> str:
@@ -233,6 +245,12 @@ def _prepare_one(event: NormalizedEvent, record: Any, index: int) -> _Prepared:
                 "risk": event.risk,
                 "target": event.target,
                 "interactive": event.interactive,
+                # read back by alerts_app.engine.event_from_row for the detectors
+                "token_kind": event.token_kind,
+                "status_detail": event.status_detail,
+                "actor_id": event.actor_id,
+                "actor_login": event.actor_login,
+                "actor_display_name": event.actor_display_name,
             }
         )
     except (TypeError, orjson.JSONEncodeError) as exc:
@@ -415,18 +433,30 @@ def _store(
     received_at = timezone.now()
     with transaction.atomic():
         locked = Source.objects.select_for_update().get(pk=source.pk)
-        fresh = _drop_stored(locked.pk, list(by_key.values()))
+        stored = _find_stored(locked.pk, list(by_key.values()))
+        fresh = [item for key, item in by_key.items() if key not in stored]
         fresh.sort(key=lambda p: (p.event.occurred_at, p.index))
+        session_ids: set[int] = set()
+        identity_ids: set[int] = set()
         if fresh:
             identities = _upsert_identities(locked, fresh)
             sessions = _upsert_sessions(locked, fresh, identities)
             result.event_ids = _insert_events(locked, fresh, identities, sessions, received_at)
             _add_daily_counts(locked.pk, fresh)
-            result.identity_ids = sorted(set(identities.values()))
-            result.session_ids = sorted(set(sessions.values()))
+            identity_ids.update(identities.values())
+            session_ids.update(sessions.values())
+        verdicts = _changed_verdicts(by_key, stored)
+        if verdicts:
+            _apply_verdicts(verdicts)
+            result.updated = len(verdicts)
+            result.updated_event_ids = sorted(row.event_id for row, _ in verdicts)
+            identity_ids.update(row.identity_id for row, _ in verdicts if row.identity_id)
+            session_ids.update(row.session_id for row, _ in verdicts if row.session_id)
+        result.identity_ids = sorted(identity_ids)
+        result.session_ids = sorted(session_ids)
         on_rejects(locked, rejects)
         _update_source(locked, fresh, cursor)
-        if fresh:
+        if fresh or verdicts:
             _send_on_commit(locked.pk, result)
     result.imported = len(fresh)
     result.duplicates = result.read - result.quarantined - result.imported
@@ -439,6 +469,8 @@ def _send_on_commit(source_id: int, result: IngestResult) -> None:
         "session_ids": list(result.session_ids),
         "identity_ids": list(result.identity_ids),
         "event_ids": list(result.event_ids),
+        # stored events whose late vendor risk verdict this batch applied
+        "updated_event_ids": list(result.updated_event_ids),
     }
 
     def send() -> None:
@@ -465,23 +497,108 @@ def _update_source(source: Source, fresh: list[_Prepared], cursor: dict | None) 
 # the steps of _store
 
 
-def _drop_stored(source_id: int, items: list[_Prepared]) -> list[_Prepared]:
-    """The items not stored yet. Exact because the caller holds the source's row lock."""
+class _StoredEvent(NamedTuple):
+    """What the re-delivery check needs of an event already stored."""
+
+    event_id: int
+    occurred_at: datetime
+    details: dict[str, Any]  # only "risk" on PostgreSQL (all that is compared or replaced)
+    identity_id: int | None
+    session_id: int | None
+
+
+def _find_stored(
+    source_id: int, items: list[_Prepared]
+) -> dict[tuple[str, datetime], _StoredEvent]:
+    """The items' keys already stored, with what a late risk verdict needs of them.
+
+    Exact because the caller holds the source's row lock. On PostgreSQL one round trip: the
+    unique index (source, event id, occurred at) answers ``= ANY(array)`` and the time range
+    prunes the monthly partitions.
+    """
     if not items:
-        return []
-    stored: set[tuple[str, datetime]] = set()
+        return {}
+    if connection.vendor == "postgresql":
+        times = [p.event.occurred_at for p in items]
+        with _binding_cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT provider_event_id, occurred_at, id, details -> 'risk', identity_id,
+                       session_id
+                FROM sessions_app_telemetryevent
+                WHERE source_id = %b AND occurred_at BETWEEN %b AND %b
+                  AND provider_event_id = ANY(%b::text[])
+                """,
+                [source_id, min(times), max(times), [p.event.provider_event_id for p in items]],
+            )
+            rows = cursor.fetchall()
+        return {
+            (event_key, at): _StoredEvent(pk, at, {"risk": _json_value(risk)}, identity, session)
+            for event_key, at, pk, risk, identity, session in rows
+        }
+    stored: dict[tuple[str, datetime], _StoredEvent] = {}
     for start in range(0, len(items), _KEY_QUERY_CHUNK):
         chunk = items[start : start + _KEY_QUERY_CHUNK]
         times = [p.event.occurred_at for p in chunk]
-        stored.update(
-            TelemetryEvent.objects.filter(
-                source_id=source_id,
-                provider_event_id__in={p.event.provider_event_id for p in chunk},
-                occurred_at__gte=min(times),
-                occurred_at__lte=max(times),
-            ).values_list("provider_event_id", "occurred_at")
+        rows = TelemetryEvent.objects.filter(
+            source_id=source_id,
+            provider_event_id__in={p.event.provider_event_id for p in chunk},
+            occurred_at__gte=min(times),
+            occurred_at__lte=max(times),
+        ).values_list(
+            "provider_event_id", "occurred_at", "id", "details", "identity_id", "session_id"
         )
-    return [p for p in items if p.key not in stored]
+        for event_key, at, pk, details, identity, session in rows:
+            stored[(event_key, at)] = _StoredEvent(pk, at, details or {}, identity, session)
+    return stored
+
+
+def _json_value(value: Any) -> Any:
+    """A jsonb column as Python: Django's connection hands jsonb back as text."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _changed_verdicts(
+    items: dict[tuple[str, datetime], _Prepared], stored: dict[tuple[str, datetime], _StoredEvent]
+) -> list[tuple[_StoredEvent, _Prepared]]:
+    """Re-delivered events whose vendor risk verdict differs from the stored copy's."""
+    changed = []
+    for key, row in stored.items():
+        item = items[key]
+        # Compared as stored (the serialised, NUL-free details), not as the parser returned it.
+        risk = orjson.loads(item.details).get("risk") or {}
+        if risk != (row.details.get("risk") or {}):
+            changed.append((row, item))
+    return changed
+
+
+def _apply_verdicts(verdicts: list[tuple[_StoredEvent, _Prepared]]) -> None:
+    """Replace the stored events' ``details["risk"]`` and ``raw`` with the re-delivered ones."""
+    if connection.vendor == "postgresql":
+        with _binding_cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE sessions_app_telemetryevent AS e SET
+                  details = jsonb_set(e.details, '{risk}', v.risk),
+                  raw = v.raw
+                FROM unnest(%b::bigint[], %b::timestamptz[], %b::jsonb[], %b::jsonb[])
+                  AS v(id, occurred_at, risk, raw)
+                WHERE e.id = v.id AND e.occurred_at = v.occurred_at
+                """,
+                [
+                    [row.event_id for row, _ in verdicts],
+                    [row.occurred_at for row, _ in verdicts],
+                    [orjson.dumps(orjson.loads(i.details)["risk"]).decode() for _, i in verdicts],
+                    [item.raw.decode() for _, item in verdicts],
+                ],
+            )
+        return
+    for row, item in verdicts:
+        details = dict(row.details)  # the whole stored details on this path
+        details["risk"] = orjson.loads(item.details)["risk"]
+        TelemetryEvent.objects.filter(pk=row.event_id).update(
+            details=details, raw=orjson.loads(item.raw)
+        )
 
 
 def _binding_cursor() -> Any:
@@ -529,12 +646,21 @@ def _upsert_identities(source: Source, fresh: list[_Prepared]) -> dict[str, int]
     actors = _actors(fresh)
     names = sorted(actors)
     linked: dict[str, int] = {}
-    for start in range(0, len(names), _KEY_QUERY_CHUNK):
-        linked.update(
-            IdentityLink.objects.filter(
-                source=source, provider_id__in=names[start : start + _KEY_QUERY_CHUNK]
-            ).values_list("provider_id", "identity_id")
-        )
+    if connection.vendor == "postgresql":
+        with _binding_cursor() as cursor:
+            cursor.execute(
+                "SELECT provider_id, identity_id FROM sessions_app_identitylink "
+                "WHERE source_id = %b AND provider_id = ANY(%b::text[])",
+                [source.pk, names],
+            )
+            linked.update(cursor.fetchall())
+    else:
+        for start in range(0, len(names), _KEY_QUERY_CHUNK):
+            linked.update(
+                IdentityLink.objects.filter(
+                    source=source, provider_id__in=names[start : start + _KEY_QUERY_CHUNK]
+                ).values_list("provider_id", "identity_id")
+            )
     new = [name for name in names if name not in linked]
     if new:
         identities = Identity.objects.bulk_create(
@@ -584,8 +710,8 @@ def _update_identities_pg(existing: list[tuple[int, _ActorSeen]]) -> None:
                 ELSE i.display_name END,
               credential_changed_at = GREATEST(i.credential_changed_at, v.credential_changed_at),
               updated_at = now()
-            FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::text[],
-                        %s::text[], %s::timestamptz[])
+            FROM unnest(%b::bigint[], %b::timestamptz[], %b::timestamptz[], %b::text[],
+                        %b::text[], %b::timestamptz[])
               AS v(id, first_seen, last_seen, login, display_name, credential_changed_at)
             WHERE i.id = v.id
             """,
@@ -730,7 +856,7 @@ def _upsert_sessions_pg(
     fixed = "session_key, identity_id, token_kind, authenticated_at, auth_methods, mfa, n"
     unnest_types = ["text", "bigint", "text", "timestamptz", "text", "boolean", "integer"]
     unnest_types += list(_CONTEXT_TYPES) * 2
-    unnest_args = ", ".join(f"%s::{t}[]" for t in unnest_types)
+    unnest_args = ", ".join(f"%b::{t}[]" for t in unnest_types)
     insert_columns = [
         "session_key", "identity_id", "token_kind", "authenticated_at", "auth_methods", "mfa",
         "event_count", *firsts_sql, *lasts_sql,
@@ -752,11 +878,11 @@ def _upsert_sessions_pg(
         INSERT INTO sessions_app_session AS s (
             source_id, {", ".join(insert_columns)},
             status, revoked_by, risk_score, risk_factors)
-        SELECT %s, {", ".join(select_columns)}, 'active', '', 0, '[]'::jsonb
+        SELECT %b, {", ".join(select_columns)}, 'active', '', 0, '[]'::jsonb
         FROM unnest({unnest_args}) AS v({fixed}, {", ".join(firsts_sql)}, {", ".join(lasts_sql)})
         ON CONFLICT (source_id, session_key) DO UPDATE SET
             authenticated_at = LEAST(s.authenticated_at, EXCLUDED.authenticated_at),
-            auth_methods = CASE WHEN EXCLUDED.auth_methods = '[]'::jsonb THEN s.auth_methods
+            auth_methods = CASE WHEN s.auth_methods @> EXCLUDED.auth_methods THEN s.auth_methods
                 ELSE (SELECT jsonb_agg(DISTINCT m ORDER BY m)
                       FROM jsonb_array_elements(s.auth_methods || EXCLUDED.auth_methods) m)
                 END,
@@ -830,7 +956,7 @@ def _end_sessions(source: Source, sessions: dict[str, _SessionSeen], ids: dict[s
                   ended_at = CASE WHEN v.status = 'revoked' THEN s.ended_at ELSE v.at END,
                   revoked_at = CASE WHEN v.status = 'revoked' THEN v.at ELSE s.revoked_at END,
                   revoked_by = CASE WHEN v.status = 'revoked' THEN 'idp' ELSE s.revoked_by END
-                FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS v(id, status, at)
+                FROM unnest(%b::bigint[], %b::text[], %b::timestamptz[]) AS v(id, status, at)
                 WHERE s.id = v.id AND s.status = 'active'
                 """,
                 [[e[0] for e in ending], [e[1] for e in ending], [e[2] for e in ending]],
@@ -929,7 +1055,7 @@ def _copy_events_pg(
 ) -> list[int]:
     """Binary COPY into the partitioned table, with ids drawn from its sequence first.
 
-    No ON CONFLICT is needed: under the source lock ``_drop_stored`` already removed every
+    No ON CONFLICT is needed: under the source lock ``_find_stored`` already found every
     stored key. The unique constraint remains the backstop — a violation aborts the whole
     transaction (nothing half-written, the cursor not advanced) rather than duplicating.
     """

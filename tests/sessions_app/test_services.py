@@ -357,3 +357,88 @@ def test_okta_fixture_through_the_real_parser():
     assert stored.event_type == EventType.LOGON
     assert str(stored.ip) == "198.51.100.23"
     assert Session.objects.get().session_key
+
+
+def test_stored_details_carry_what_the_detection_engine_reads(source):
+    ingest_records(source=source, records=[event(1, type="logon", outcome="failure")])
+    details = TelemetryEvent.objects.get().details
+    assert details["actor_id"] == "u-1"
+    assert details["actor_login"] == "dana@example.com"
+    assert details["actor_display_name"] == ""
+    assert details["token_kind"] == "browser_session"
+    assert "status_detail" in details
+
+    okta = Source.objects.create(name="okta", kind=SourceKind.OKTA)
+    record = orjson.loads((FIXTURES / "okta" / "session_start.json").read_bytes())
+    ingest_records(source=okta, records=[record])
+    details = TelemetryEvent.objects.get(source=okta).details
+    assert details["actor_id"] == record["actor"]["id"]
+    assert details["actor_display_name"] == record["actor"]["displayName"]
+
+
+def _graph_sign_in(**risk) -> dict:
+    record = orjson.loads((FIXTURES / "entra" / "graph_interactive.json").read_bytes())
+    record.update(risk)
+    return record
+
+
+def test_late_risk_verdict_updates_the_stored_event_and_hands_it_to_detection(
+    django_capture_on_commit_callbacks,
+):
+    entra = Source.objects.create(name="graph", kind=SourceKind.ENTRA)
+    first = ingest_records(source=entra, records=[_graph_sign_in()])
+    stored = TelemetryEvent.objects.get()
+    assert "state" not in stored.details["risk"]
+    session = Session.objects.get()
+
+    verdict = {
+        "riskState": "atRisk",
+        "riskLevelDuringSignIn": "high",
+        "riskEventTypes_v2": ["unfamiliarFeatures"],
+    }
+    received = []
+    events_ingested.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t-late")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            late = ingest_records(source=entra, records=[_graph_sign_in(**verdict)])
+        with django_capture_on_commit_callbacks(execute=True):
+            again = ingest_records(source=entra, records=[_graph_sign_in(**verdict)])
+    finally:
+        events_ingested.disconnect(dispatch_uid="t-late")
+
+    assert (late.read, late.imported, late.duplicates, late.updated) == (1, 0, 1, 1)
+    assert late.summary().endswith("risk verdicts updated 1")
+    stored.refresh_from_db()
+    assert stored.details["risk"]["state"] == "atRisk"
+    assert stored.details["risk"]["level"] == "high"
+    assert stored.details["risk"]["reasons"] == ["unfamiliarFeatures"]
+    assert stored.raw["riskState"] == "atRisk"
+    assert stored.details["session_keys"]  # the rest of details is kept
+    assert late.session_ids == [session.pk] and late.identity_ids == first.identity_ids
+    assert late.updated_event_ids == [stored.pk] and late.event_ids == []
+    assert len(received) == 1
+    assert received[0]["session_ids"] == [session.pk]
+    assert received[0]["updated_event_ids"] == [stored.pk]
+    # The same verdict again changes nothing and sends nothing.
+    assert (again.duplicates, again.updated) == (1, 0)
+    # Everything else about re-delivery still adds nothing.
+    assert TelemetryEvent.objects.count() == 1
+    assert Session.objects.get().event_count == 1
+    assert EventDailyCount.objects.get().count == 1
+    entra.refresh_from_db()
+    assert entra.events_total == 1
+
+
+def test_redelivery_with_the_same_verdict_in_a_mixed_batch_updates_only_what_changed(source):
+    ingest_records(source=source, records=[event(1), event(2, minutes=1)])
+    mapping = {**MAPPING, "fields": {**MAPPING["fields"], "risk_level": "risk"}}
+    source.settings = {"mapping": mapping}
+    source.save()
+    result = ingest_records(
+        source=source, records=[event(1), event(2, minutes=1, risk="high"), event(3, minutes=2)]
+    )
+    assert (result.imported, result.duplicates, result.updated) == (1, 2, 1)
+    assert TelemetryEvent.objects.get(provider_event_id="evt-2").details["risk"] == {
+        "level": "high"
+    }
+    assert TelemetryEvent.objects.get(provider_event_id="evt-1").details["risk"] == {}
