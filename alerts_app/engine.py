@@ -10,6 +10,7 @@ evaluation of their session.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,12 +20,13 @@ from django.utils import timezone
 
 from govern.audit import audit_log
 from sessions_app.ingest.schema import NormalizedEvent
-from sessions_app.models import Identity, Session, TelemetryEvent
+from sessions_app.models import Identity, Session, Source, TelemetryEvent
 from sessions_app.policies import PolicyResolver
 
 from .detectors import REGISTRY
 from .detectors.base import Finding, IdentityState, SessionState
 from .models import Alert, AlertHistory, DetectorConfig, Severity, Stage
+from .selectors import matching_suppression, sla_due_times
 
 log = logging.getLogger(__name__)
 
@@ -59,48 +61,75 @@ class DetectionResult:
 # ---------------------------------------------------------------------------- loading
 
 
-def event_from_row(
-    row: TelemetryEvent, *, provider: str, actor_kind: str, with_raw: bool = False
-) -> NormalizedEvent:
-    """Rebuild the NormalizedEvent a detector reads from a stored event row.
+_EVENT_FIELDS = (
+    "session_id",
+    "identity_id",
+    "source_id",
+    "provider_event_id",
+    "occurred_at",
+    "provider_event_type",
+    "event_type",
+    "outcome",
+    "session_key",
+    "ip",
+    "asn",
+    "as_org",
+    "country",
+    "city",
+    "lat",
+    "lon",
+    "anonymizer",
+    "user_agent",
+    "device_id",
+    "client_app",
+    "mfa",
+    "high_value_action",
+    "details",
+)
 
-    ``with_raw`` loads the raw vendor event too (session timelines: a few detector checks,
-    such as the IdP's own admin-console client, read vendor fields that are not normalised).
+
+def event_from_values(
+    row: dict, *, provider: str, actor_kind: str, raw: dict | None = None
+) -> NormalizedEvent:
+    """Rebuild the NormalizedEvent a detector reads from a stored event's column values.
+
+    ``raw`` is the vendor event when the caller loaded it (session timelines: a few detector
+    checks, such as the IdP's own admin-console client, read vendor fields not normalised).
     """
-    details = row.details or {}
+    details = row["details"] or {}
     return NormalizedEvent(
         provider=provider,
-        provider_event_id=row.provider_event_id,
-        occurred_at=row.occurred_at,
-        provider_event_type=row.provider_event_type,
-        event_type=row.event_type,
-        outcome=row.outcome,
-        actor_id=str(details.get("actor_id") or row.identity_id or ""),
+        provider_event_id=row["provider_event_id"],
+        occurred_at=row["occurred_at"],
+        provider_event_type=row["provider_event_type"],
+        event_type=row["event_type"],
+        outcome=row["outcome"],
+        actor_id=str(details.get("actor_id") or row["identity_id"] or ""),
         actor_login=details.get("actor_login", ""),
         actor_display_name=details.get("actor_display_name", ""),
         actor_kind=actor_kind,
-        session_key=row.session_key,
+        session_key=row["session_key"],
         session_keys=details.get("session_keys") or {},
         token_kind=details.get("token_kind") or "browser_session",
-        ip=row.ip,
-        asn=row.asn,
-        as_org=row.as_org,
-        country=row.country,
-        city=row.city,
-        lat=row.lat,
-        lon=row.lon,
-        anonymizer=row.anonymizer,
-        user_agent=row.user_agent,
-        device_id=row.device_id,
-        client_app=row.client_app,
+        ip=row["ip"],
+        asn=row["asn"],
+        as_org=row["as_org"],
+        country=row["country"],
+        city=row["city"],
+        lat=row["lat"],
+        lon=row["lon"],
+        anonymizer=row["anonymizer"],
+        user_agent=row["user_agent"],
+        device_id=row["device_id"],
+        client_app=row["client_app"],
         interactive=details.get("interactive"),
         auth_methods=tuple(details.get("auth_methods") or ()),
-        mfa=row.mfa,
-        high_value_action=row.high_value_action,
+        mfa=row["mfa"],
+        high_value_action=row["high_value_action"],
         risk=details.get("risk") or {},
         target=details.get("target") or {},
         status_detail=details.get("status_detail", ""),
-        raw=row.raw if with_raw else {},
+        raw=raw or {},
     )
 
 
@@ -119,16 +148,30 @@ def _enabled_detectors(scope: str, identity_kind: str, configs: dict[str, Detect
         yield detector, params
 
 
-def _session_events(session: Session) -> list[NormalizedEvent]:
-    provider = PROVIDER_OF_SOURCE_KIND.get(session.source.kind, "generic")
+def _session_timelines(sessions: Sequence[Session]) -> dict[int, list[NormalizedEvent]]:
+    """Every session's stored events in event-time order, loaded in one query per batch.
+
+    Column values, not model instances: the ORM's per-row cost dominated detection otherwise.
+    Sessions longer than ``SESSION_EVENT_LIMIT`` events keep their newest ones.
+    """
+    by_id = {s.pk: s for s in sessions}
+    timelines: dict[int, list[NormalizedEvent]] = defaultdict(list)
     rows = (
-        TelemetryEvent.objects.filter(session_id=session.pk)
-        .defer("raw")
-        .order_by("-occurred_at", "-id")[:SESSION_EVENT_LIMIT]
+        TelemetryEvent.objects.filter(session_id__in=list(by_id))
+        .order_by("session_id", "occurred_at", "id")
+        .values(*_EVENT_FIELDS, "raw")
     )
-    events = [event_from_row(r, provider=provider, actor_kind=session.identity.kind) for r in rows]
-    events.reverse()
-    return events
+    for row in rows.iterator(chunk_size=5000):
+        session = by_id[row["session_id"]]
+        timelines[session.pk].append(
+            event_from_values(
+                row,
+                provider=PROVIDER_OF_SOURCE_KIND.get(session.source.kind, "generic"),
+                actor_kind=session.identity.kind,
+                raw=row["raw"],
+            )
+        )
+    return {pk: events[-SESSION_EVENT_LIMIT:] for pk, events in timelines.items()}
 
 
 def _session_state(session: Session) -> SessionState:
@@ -148,25 +191,29 @@ def _session_state(session: Session) -> SessionState:
     )
 
 
-def _identity_events(identity: Identity, now: datetime) -> list[NormalizedEvent]:
+def _identity_timelines(
+    identities: Sequence[Identity], now: datetime
+) -> dict[int, list[NormalizedEvent]]:
+    """Each identity's events of the last ``IDENTITY_LOOKBACK``, oldest first, in one query."""
+    by_id = {i.pk: i for i in identities}
+    source_kinds = dict(Source.objects.values_list("pk", "kind"))
+    timelines: dict[int, list[NormalizedEvent]] = defaultdict(list)
     rows = (
         TelemetryEvent.objects.filter(
-            identity_id=identity.pk, occurred_at__gte=now - IDENTITY_LOOKBACK
+            identity_id__in=list(by_id), occurred_at__gte=now - IDENTITY_LOOKBACK
         )
-        .select_related("source")
-        .defer("raw")
-        .order_by("-occurred_at", "-id")[:IDENTITY_EVENT_LIMIT]
+        .order_by("identity_id", "occurred_at", "id")
+        .values(*_EVENT_FIELDS)
     )
-    events = [
-        event_from_row(
-            r,
-            provider=PROVIDER_OF_SOURCE_KIND.get(r.source.kind, "generic"),
-            actor_kind=identity.kind,
+    for row in rows.iterator(chunk_size=5000):
+        timelines[row["identity_id"]].append(
+            event_from_values(
+                row,
+                provider=PROVIDER_OF_SOURCE_KIND.get(source_kinds.get(row["source_id"]), "generic"),
+                actor_kind=by_id[row["identity_id"]].kind,
+            )
         )
-        for r in rows
-    ]
-    events.reverse()
-    return events
+    return {pk: events[-IDENTITY_EVENT_LIMIT:] for pk, events in timelines.items()}
 
 
 # ---------------------------------------------------------------------------- running
@@ -181,8 +228,10 @@ def detect_sessions(session_ids: Iterable[int], *, now: datetime | None = None) 
         "identity", "identity__owner", "source"
     )
     policies = PolicyResolver.load()
+    sessions = list(sessions)
+    timelines = _session_timelines(sessions)
     for session in sessions:
-        events = _session_events(session)
+        events = timelines.get(session.pk, [])
         state = _session_state(session)
         # The session's effective session-lifetime policy (the AAL2 default when none applies).
         apps = {e.client_app for e in events if e.client_app}
@@ -203,8 +252,10 @@ def detect_identities(
     configs = _configs()
     result = DetectionResult()
     policies = PolicyResolver.load()
-    for identity in Identity.objects.filter(pk__in=list(identity_ids)).select_related("owner"):
-        events = _identity_events(identity, now)
+    identities = list(Identity.objects.filter(pk__in=list(identity_ids)).select_related("owner"))
+    timelines = _identity_timelines(identities, now)
+    for identity in identities:
+        events = timelines.get(identity.pk, [])
         if not events:
             continue
         state = IdentityState(
@@ -288,6 +339,15 @@ def alert_upsert_from_finding(
     )
     if latest is not None and first <= latest.last_seen_at + DEDUP_WINDOW:
         return _merge(latest, finding, event_ids, first, last)
+    now = timezone.now()
+    evidence = {**finding.evidence, "event_ids": event_ids}
+    ack_due, contain_due = sla_due_times(
+        severity=finding.severity, identity_kind=identity.kind, start=now
+    )
+    # Matching suppression rules record the alert as Suppressed; nothing is discarded.
+    rule = matching_suppression(
+        detector_id=finding.detector_id, identity_id=identity.pk, evidence=evidence, now=now
+    )
     alert = Alert.objects.create(
         detector_id=finding.detector_id,
         detector_version=finding.detector_version,
@@ -297,7 +357,7 @@ def alert_upsert_from_finding(
         severity=finding.severity,
         score=finding.score,
         factors=[{"label": f.label, "points": f.points} for f in finding.factors],
-        evidence={**finding.evidence, "event_ids": event_ids},
+        evidence=evidence,
         identity=identity,
         session=session,
         source=session.source if session else None,
@@ -307,22 +367,45 @@ def alert_upsert_from_finding(
         owasp_nhi=list(detector.spec.owasp_nhi),
         nist_csf=list(detector.spec.nist_csf),
         mitre_attack=list(detector.spec.mitre_attack),
+        # The response owner is the identity's owner team: for non-human identities the
+        # team accountable for the account; for people, whoever the directory names.
         response_owner=identity.owner,
         recurrence_of=latest,
+        ack_due_at=ack_due,
+        contain_due_at=contain_due,
+        stage=Stage.SUPPRESSED if rule else Stage.NEW,
+        suppressed_by=rule,
     )
     AlertHistory.objects.create(
         alert=alert,
-        at=timezone.now(),
+        at=now,
         actor_label="system:detection",
         action="created",
         to_stage=Stage.NEW,
         reason=finding.summary[:500],
     )
+    if rule is not None:
+        AlertHistory.objects.create(
+            alert=alert,
+            at=now,
+            actor_label="system:detection",
+            action="suppressed",
+            from_stage=Stage.NEW,
+            to_stage=Stage.SUPPRESSED,
+            reason=f"Matches suppression rule #{rule.pk} ({rule.conditions_text}): {rule.reason}",
+            details={"rule": rule.pk},
+        )
     audit_log(
         actor_label="system:detection",
         verb="alert.create",
         obj=alert,
-        after={"severity": alert.severity, "score": alert.score, "detector": alert.detector_id},
+        after={
+            "severity": alert.severity,
+            "score": alert.score,
+            "detector": alert.detector_id,
+            "stage": alert.stage,
+            "suppressed_by": rule.pk if rule else None,
+        },
     )
     _refresh_risk(identity=identity, session=session)
     return "created", alert
