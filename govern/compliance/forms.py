@@ -11,7 +11,12 @@ from .metrics import Period
 from .selectors import COVERED, GAP, PARTIALLY_COVERED, STATUS_LABELS
 
 MAX_PERIOD_DAYS = 366
-DAY_CHOICES = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days")]
+DAY_CHOICES = [
+    ("7", "Last 7 days"),
+    ("30", "Last 30 days"),
+    ("90", "Last 90 days"),
+    ("", "Dates below"),
+]
 
 
 class PeriodForm(forms.Form):
@@ -39,6 +44,8 @@ class PeriodForm(forms.Form):
                 raise forms.ValidationError(f"A period can span at most {MAX_PERIOD_DAYS} days.")
             if start > timezone.localdate():
                 raise forms.ValidationError("The period starts in the future.")
+        elif "days" in self.data and not data.get("days"):
+            raise forms.ValidationError("Choose a number of days, or give a start and end date.")
         return data
 
     def period(self) -> Period:

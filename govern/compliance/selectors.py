@@ -176,6 +176,11 @@ def gather_evidence(period: Period, *, now: datetime | None = None) -> Evidence:
 # --------------------------------------------------------------------------- findings
 
 
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """'1 alert', '2 alerts'."""
+    return f"{count} {singular if count == 1 else (many or singular + 's')}"
+
+
 def _not_exercised(step: str, why: str) -> Finding:
     return Finding(MappingKind.WORKFLOW, PARTIAL, f"{step}: not exercised — {why}")
 
@@ -217,13 +222,14 @@ def _workflow_findings(ev: Evidence) -> dict[str, Finding]:
     # escalate
     if ev.escalations:
         found[WorkflowStep.ESCALATE] = Finding(
-            W, OK, f"Escalate: {ev.escalations} alerts escalated in the period."
+            W, OK, f"Escalate: {plural(ev.escalations, 'alert')} escalated in the period."
         )
     elif r.breaches:
         found[WorkflowStep.ESCALATE] = Finding(
             W,
             MISSING,
-            f"Escalate: {r.breaches} SLA breaches in the period and no escalation recorded.",
+            f"Escalate: {plural(r.breaches, 'SLA breach', 'SLA breaches')} in the period and "
+            "no escalation recorded.",
         )
     elif r.alerts:
         found[WorkflowStep.ESCALATE] = Finding(
@@ -241,7 +247,7 @@ def _workflow_findings(ev: Evidence) -> dict[str, Finding]:
         )
     elif rev.completed == 0:
         found[WorkflowStep.REVOKE] = _not_exercised(
-            "Revoke", f"{rev.requested} revocations requested, none completed yet."
+            "Revoke", f"{plural(rev.requested, 'revocation')} requested, none completed yet."
         )
     else:
         text = (
@@ -323,20 +329,24 @@ def _detector_finding(ev: Evidence, subjects: list[str]) -> Finding:
         return Finding(
             D,
             PARTIAL,
-            f"Detectors: {len(enabled)} of {len(known)} mapped detectors enabled, but no "
+            f"Detectors: {len(enabled)} of {plural(len(known), 'mapped detector')} enabled, but no "
             f"telemetry arrived in the period, so they had nothing to watch.{suffix}",
         )
-    text = f"Detectors: {len(enabled)} of {len(known)} mapped detectors enabled, {fired} alerts "
-    text += "raised in the period"
+    text = f"Detectors: {len(enabled)} of {plural(len(known), 'mapped detector')} enabled, "
+    text += f"{plural(fired, 'alert')} raised in the period"
     if disabled:
         return Finding(D, PARTIAL, text + f"; disabled: {', '.join(disabled)}.{suffix}")
     return Finding(D, OK, text + f".{suffix}")
 
 
+def _policies_phrase(count: int) -> str:
+    return plural(count, "session-lifetime policy", "session-lifetime policies")
+
+
 def _policy_finding(ev: Evidence) -> Finding:
     P, pol = MappingKind.POLICY, ev.policies
     if pol.enforce:
-        text = f"Policies: {len(pol.enforce)} session-lifetime policies in enforce mode"
+        text = f"Policies: {_policies_phrase(len(pol.enforce))} in enforce mode"
         if pol.monitor:
             text += f", {len(pol.monitor)} in monitor mode"
         return Finding(P, OK, text + ".")
@@ -344,7 +354,7 @@ def _policy_finding(ev: Evidence) -> Finding:
         return Finding(
             P,
             PARTIAL,
-            f"Policies: {len(pol.monitor)} session-lifetime policies, all in monitor mode — "
+            f"Policies: {_policies_phrase(len(pol.monitor))}, all in monitor mode — "
             "violations are flagged but not acted on.",
         )
     return Finding(P, MISSING, "Policies: no session-lifetime policies are enabled.")
@@ -442,9 +452,11 @@ def assess_control(control: Control, mappings: list[ControlMapping], ev: Evidenc
         if open_alerts.overdue:
             status = PARTIALLY_COVERED
             reason = (
-                f"{open_alerts.overdue} open alerts behind this control are past their "
-                f"containment due time. " + reason
-            )
+                "1 open alert behind this control is past its containment due time. "
+                if open_alerts.overdue == 1
+                else f"{open_alerts.overdue} open alerts behind this control are past their "
+                "containment due time. "
+            ) + reason
     return ControlStatus(
         control=control,
         status=status,

@@ -81,7 +81,7 @@ def test_statuses_of_owasp_risks(report):
     assert fw.out_of_scope == 4
     nhi10 = _row(report, "owasp-nhi-2025", "NHI10:2025")
     assert nhi10.reason == (
-        "Detectors: 1 of 1 mapped detectors enabled, 1 alerts raised in the period."
+        "Detectors: 1 of 1 mapped detector enabled, 1 alert raised in the period."
     )
     assert nhi10.alerts_in_period == 1
 
@@ -98,7 +98,7 @@ def test_reasons_say_why_in_words(report):
     de_cm_01 = _row(report, "nist-csf-2.0", "DE.CM-01")  # impossible_travel has a5 overdue
     assert de_cm_01.status == PARTIALLY_COVERED
     assert de_cm_01.reason.startswith(
-        "1 open alerts behind this control are past their containment due time."
+        "1 open alert behind this control is past its containment due time."
     )
     de_cm_06 = _row(report, "nist-csf-2.0", "DE.CM-06")
     assert de_cm_06.status == PARTIALLY_COVERED
@@ -132,7 +132,7 @@ def test_policies_decide_policy_controls(org):
     SessionLifetimePolicy.objects.create(name="Privileged", mode="enforce", **limits)
     assert status() == (
         COVERED,
-        "Policies: 1 session-lifetime policies in enforce mode, 1 in monitor mode.",
+        "Policies: 1 session-lifetime policy in enforce mode, 1 in monitor mode.",
     )
 
 

@@ -52,6 +52,8 @@ def test_invalid_period_shows_the_error_and_no_report(client, manager, org):
     assert 'data-testid="headline"' not in html
     html = client.get(reverse("compliance:report") + "?start=2026-03-07").content.decode()
     assert "Give both a start and an end date" in html
+    html = client.get(reverse("compliance:report") + "?days=").content.decode()
+    assert "Choose a number of days, or give a start and end date." in html
     bad = client.get(reverse("compliance:export_pdf") + "?days=12")
     assert bad.status_code == 400 and b"Invalid period" in bad.content
 
@@ -80,7 +82,7 @@ def test_control_drilldown_shows_alerts_detectors_and_mappings(client, manager, 
     html = client.get(reverse("compliance:control", args=[control.pk]) + "?" + PERIOD)
     html = html.content.decode()
     assert "Networks and network services are monitored" in html
-    assert "1 open alerts behind this control are past their containment due time." in html
+    assert "1 open alert behind this control is past its containment due time." in html
     a1 = org["alerts"][0]
     assert reverse("alerts_app:alert_detail", args=[a1.pk]) in html
     assert "Alerts behind this control (3 in the period)" in html
