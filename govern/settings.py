@@ -168,6 +168,11 @@ CELERY_BEAT_SCHEDULE = {
     # Time-based detection (session lifetime and idle) for sessions that went quiet.
     "sweep-sessions": {"task": "alerts_app.sweep_sessions", "schedule": 300.0},
     "enforce-retention": {"task": "sessions_app.enforce_retention", "schedule": 86400.0},
+    # Session-lifetime policies: violations become alerts; enforce mode requests revocation.
+    "evaluate-session-policies": {
+        "task": "sessions_app.evaluate_session_policies",
+        "schedule": 300.0,
+    },
     # Verified containment: decide revocations whose verification window has passed.
     "containment-sweep": {"task": "alerts_app.containment_sweep", "schedule": 300.0},
     # Weekly compliance digest (PDF attached) to managers: Mondays 07:00 UTC.
@@ -276,6 +281,12 @@ GOVERN_GEOIP_CITY_DB = os.environ.get("GOVERN_GEOIP_CITY_DB", "")
 GOVERN_GEOIP_ASN_DB = os.environ.get("GOVERN_GEOIP_ASN_DB", "")
 # Telemetry retention: whole monthly partitions older than this are dropped (0 keeps all).
 GOVERN_EVENT_RETENTION_DAYS = int(os.environ.get("GOVERN_EVENT_RETENTION_DAYS", "0"))
+# Revocations that would end more sessions than this need a second person's approval.
+GOVERN_BULK_REVOCATION_APPROVAL_OVER = int(
+    os.environ.get("GOVERN_BULK_REVOCATION_APPROVAL_OVER", "10")
+)
+# How long revoked sessions must stay unused (after the provider's grace) to count as contained.
+GOVERN_CONTAINMENT_VERIFY_HOURS = float(os.environ.get("GOVERN_CONTAINMENT_VERIFY_HOURS", "24"))
 # Base URL used in links sent by email/webhook ("was this you?").
 GOVERN_BASE_URL = os.environ.get("GOVERN_BASE_URL", "http://127.0.0.1:8000")
 

@@ -27,12 +27,36 @@ PUSH_FIELDS = [
 ]
 
 
+# Where govern sends signed revocation requests for identities of a push or file source.
+REVOCATION_WEBHOOK_FIELDS = [
+    SettingField(
+        "revocation_url",
+        "Revocation webhook URL",
+        kind="url",
+        help="Optional: govern POSTs a signed revocation request here for this source's "
+        "identities (HMAC-SHA256 with the revocation secret).",
+    ),
+    SettingField(
+        "revocation_grace_seconds",
+        "Revocation propagation grace (seconds)",
+        kind="int",
+        help="How long the receiving system may take to drop a revoked session.",
+    ),
+    SettingField(
+        "revocation_secret",
+        "Revocation webhook signing secret",
+        secret=True,
+        help="Shared secret that signs revocation requests.",
+    ),
+]
+
+
 def fields_for(kind: str) -> list[SettingField]:
     if kind in SETTINGS_FIELDS:
         return SETTINGS_FIELDS[kind]
     if kind == SourceKind.WEBHOOK:
-        return PUSH_FIELDS
-    return []
+        return PUSH_FIELDS + REVOCATION_WEBHOOK_FIELDS
+    return REVOCATION_WEBHOOK_FIELDS
 
 
 def _form_field(spec: SettingField, *, secret_is_set: bool) -> forms.Field:
