@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+log = logging.getLogger("govern.api")
 
 
 class Conflict(exceptions.APIException):
@@ -45,7 +50,21 @@ def exception_handler(exc, context) -> Response | None:
         exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None  # a bug: let Django's 500 handling log it
+        # A bug. Log it with its traceback (as Django would), undo the request's writes and
+        # still answer JSON, so API clients never have to parse an HTML error page.
+        view = context.get("view")
+        log.error("Unhandled error in %s", view.__class__.__name__, exc_info=exc)
+        set_rollback()
+        return Response(
+            {
+                "error": {
+                    "status": 500,
+                    "code": "server_error",
+                    "message": "Internal error; it has been logged.",
+                }
+            },
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     detail = exc.detail if isinstance(exc, exceptions.APIException) else response.data
     if isinstance(exc, exceptions.ValidationError):
         code = "invalid"

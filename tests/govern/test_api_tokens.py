@@ -57,3 +57,13 @@ def test_each_token_is_rate_limited_on_its_own(analyst, manager, settings):
     assert "Request was throttled" in limited.json()["error"]["message"]
     assert int(limited["Retry-After"]) > 0
     assert get_alerts(max_).status_code == 200  # another token has its own budget
+
+
+def test_an_unexpected_error_still_answers_json_and_is_logged(caplog):
+    from govern.api.exceptions import exception_handler
+
+    response = exception_handler(RuntimeError("boom"), {"view": None})
+    assert response.status_code == 500
+    assert response.data["error"]["code"] == "server_error"
+    assert "boom" not in str(response.data)  # internals are logged, not shown
+    assert "boom" in caplog.text
