@@ -13,6 +13,7 @@ from alerts_app.models import Alert, DetectorState
 from sessions_app.models import Identity, Session
 
 BATCH = 500
+SHOWN = 25  # new alerts listed, strongest first
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -62,7 +63,10 @@ class Command(BaseCommand):
             f"{len(total.created)} new alerts, {len(total.updated)} updated, "
             f"{len(total.reopened)} re-opened."
         )
-        for alert in Alert.objects.filter(pk__in=total.created).order_by("-score"):
+        created = Alert.objects.filter(pk__in=total.created).order_by("-score", "pk")
+        for alert in created[:SHOWN]:
             self.stdout.write(
                 f"  #{alert.pk} [{alert.severity}] {alert.detector_id}: {alert.summary}"
             )
+        if len(total.created) > SHOWN:
+            self.stdout.write(f"  … and {len(total.created) - SHOWN} more (see the alert queue).")

@@ -12,7 +12,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from alerts_app.tasks import on_events_ingested
 from sessions_app.models import Identity
+from sessions_app.signals import events_ingested
+
+DETECT_ON_INGEST = "alerts_app.detect_on_ingest"  # dispatch_uid used by alerts_app.apps
 
 DEMO_LOGINS = (
     ("analyst", "analyst-demo-pass", "Analyst"),
@@ -31,8 +35,16 @@ class Command(BaseCommand):
     def handle(self, *args, addr: str, no_seed: bool, **options):
         call_command("migrate", interactive=False, verbosity=0)
         if not no_seed and not Identity.objects.exists():
-            self.stdout.write("Seeding the demo organisation (first run only)…")
-            call_command("seed_demo")
+            self.stdout.write("Seeding the demo organisation (first run only, a few minutes)…")
+            # Detect once over the whole organisation after seeding, rather than queueing a
+            # detection task per ingested batch for the worker to repeat later.
+            events_ingested.disconnect(dispatch_uid=DETECT_ON_INGEST)
+            try:
+                call_command("seed_demo")
+            finally:
+                events_ingested.connect(on_events_ingested, dispatch_uid=DETECT_ON_INGEST)
+            self.stdout.write("Running detection over the demo organisation…")
+            call_command("detect")
         python = sys.executable
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         schedule = str(settings.VAR_DIR / "celerybeat-schedule")
