@@ -46,6 +46,7 @@ class AlertFilter(django_filters.FilterSet):
     resolution = django_filters.ChoiceFilter(choices=Resolution.choices)
     detector = django_filters.ChoiceFilter(
         field_name="detector_id",
+        label="Detector",
         choices=sorted((d.id, d.spec.title) for d in REGISTRY.values()),
     )
     identity_kind = django_filters.ChoiceFilter(
@@ -55,7 +56,7 @@ class AlertFilter(django_filters.FilterSet):
         choices=IdentityClass.choices, method="by_identity_class", label="Human / NHI"
     )
     privilege = django_filters.ChoiceFilter(
-        field_name="identity__privilege_tier", choices=PrivilegeTier.choices
+        field_name="identity__privilege_tier", choices=PrivilegeTier.choices, label="Privilege"
     )
     source = django_filters.ModelChoiceFilter(queryset=Source.objects.all())
     owner = django_filters.ModelChoiceFilter(
@@ -72,7 +73,11 @@ class AlertFilter(django_filters.FilterSet):
     sla = django_filters.ChoiceFilter(
         choices=[("breaching", "Breaching")], method="by_sla", label="SLA"
     )
-    escalated = django_filters.BooleanFilter(method="by_escalated", label="Escalated")
+    escalated = django_filters.ChoiceFilter(
+        choices=[("yes", "Escalated"), ("no", "Not escalated")],
+        method="by_escalated",
+        label="Escalation",
+    )
     ordering = django_filters.OrderingFilter(
         fields=(
             ("last_seen_at", "last_seen"),

@@ -64,6 +64,8 @@ def world(db, analyst):
         ("control=NHI7:2025&severity=medium", {"admin_mine"}),
         ("resolution=benign&status=all", {"closed"}),
         ("substatus=investigating", set()),
+        ("escalated=yes", set()),
+        ("escalated=no&severity=medium", {"admin_mine"}),
     ],
 )
 def test_every_filter(client, analyst, world, query, expected):
