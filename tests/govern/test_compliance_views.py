@@ -208,3 +208,20 @@ def test_digest_is_scheduled_weekly(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["compliance-digest"]
     assert entry["task"] == send_compliance_digest.name == "govern.send_compliance_digest"
     assert entry["schedule"].day_of_week == {1}
+
+
+def test_mapping_list_query_count_is_bounded(client, admin_user, django_assert_max_num_queries):
+    client.force_login(admin_user)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("compliance:mapping_list"))
+    assert response.status_code == 200
+    assert '<div class="pager">92 rows</div>' in response.content.decode()
+
+
+def test_function_drilldown_rolls_up_its_subcategories(client, manager, org):
+    client.force_login(manager)
+    respond = Control.objects.get(framework__slug="nist-csf-2.0", ref_id="RS")
+    html = client.get(reverse("compliance:control", args=[respond.pk]) + "?" + PERIOD)
+    html = html.content.decode()
+    assert "subcategories that govern maps to." in html
+    assert "Nothing in govern is mapped to this control." in html  # no direct mappings
