@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from statistics import fmean
 
 from django.db.models import Count, Min, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from alerts_app.models import (
@@ -400,10 +401,15 @@ def revocation_metrics(period: Period) -> RevocationMetrics:
 def alerts_daily(period: Period, *, by: str) -> dict[str, dict[date, int]]:
     """Alerts raised per day in ``period``, split ``by`` "detector_id" or "severity"."""
     series: dict[str, dict[date, int]] = defaultdict(dict)
-    rows = Alert.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
-    for key, created_at in rows.values_list(by, "created_at").iterator():
-        day = timezone.localtime(created_at).date()
-        series[key][day] = series[key].get(day, 0) + 1
+    rows = (
+        Alert.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values_list(by, "day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for key, day, n in rows:
+        series[key][day] = n
     return dict(series)
 
 
