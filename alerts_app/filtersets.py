@@ -36,12 +36,13 @@ class AlertFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=STATUS_CHOICES, method="by_status", label="Status", empty_label="Any"
     )
+    # distinct=False: these are columns of the alert itself, no join can duplicate rows.
     stage = django_filters.MultipleChoiceFilter(
-        choices=Stage.choices, widget=forms.SelectMultiple(attrs={"size": 1})
+        choices=Stage.choices, distinct=False, widget=forms.SelectMultiple(attrs={"size": 1})
     )
     substatus = django_filters.ChoiceFilter(choices=Substatus.choices, label="In-progress status")
     severity = django_filters.MultipleChoiceFilter(
-        choices=Severity.choices, widget=forms.SelectMultiple(attrs={"size": 1})
+        choices=Severity.choices, distinct=False, widget=forms.SelectMultiple(attrs={"size": 1})
     )
     resolution = django_filters.ChoiceFilter(choices=Resolution.choices)
     detector = django_filters.ChoiceFilter(
@@ -135,8 +136,6 @@ class AlertFilter(django_filters.FilterSet):
         return queryset.sla_breaching(timezone.now())
 
     def by_escalated(self, queryset, name, value):
-        return (
-            queryset.filter(escalation_level__gt=0)
-            if value
-            else queryset.filter(escalation_level=0)
-        )
+        if value == "yes":
+            return queryset.filter(escalation_level__gt=0)
+        return queryset.filter(escalation_level=0)
