@@ -281,6 +281,8 @@ GOVERN_GEOIP_CITY_DB = os.environ.get("GOVERN_GEOIP_CITY_DB", "")
 GOVERN_GEOIP_ASN_DB = os.environ.get("GOVERN_GEOIP_ASN_DB", "")
 # Telemetry retention: whole monthly partitions older than this are dropped (0 keeps all).
 GOVERN_EVENT_RETENTION_DAYS = int(os.environ.get("GOVERN_EVENT_RETENTION_DAYS", "0"))
+# Largest file an admin may upload for import (bigger files: manage.py import_events).
+GOVERN_IMPORT_MAX_BYTES = int(os.environ.get("GOVERN_IMPORT_MAX_BYTES", str(100 * 1024 * 1024)))
 # Revocations that would end more sessions than this need a second person's approval.
 GOVERN_BULK_REVOCATION_APPROVAL_OVER = int(
     os.environ.get("GOVERN_BULK_REVOCATION_APPROVAL_OVER", "10")

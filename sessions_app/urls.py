@@ -16,5 +16,6 @@ urlpatterns = [
     path("sources/<int:pk>/edit/", views.source_edit, name="source_edit"),
     path("sources/<int:pk>/toggle/", views.source_toggle, name="source_toggle"),
     path("sources/<int:pk>/test/", views.source_test, name="source_test"),
+    path("sources/<int:pk>/import/", views.source_import, name="source_import"),
     path("sources/<int:pk>/quarantine/retry/", views.quarantine_retry, name="quarantine_retry"),
 ]

@@ -16,7 +16,8 @@ from . import selectors, services
 from .choices import SourceKind
 from .connectors import ConnectorError, connector_for
 from .filtersets import EventFilter, IdentityFilter, SessionFilter
-from .forms import SourceForm
+from .forms import ImportForm, SourceForm
+from .imports import ImportInputError, source_import_upload
 from .models import Identity, QuarantinedEvent, Session, Source
 
 
@@ -90,6 +91,7 @@ def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "source": source,
             "quarantined": quarantined[:50],
             "quarantined_count": quarantined.count(),
+            "import_form": ImportForm(initial={"format": services.source_format(source)}),
         },
     )
 
@@ -216,4 +218,30 @@ def quarantine_retry(request: HttpRequest, pk: int) -> HttpResponse:
         f"Re-processed quarantine: imported {result.imported}, duplicates {result.duplicates}, "
         f"still quarantined {result.quarantined}.",
     )
+    return redirect("sessions_app:source_detail", pk=source.pk)
+
+
+@permission_required("sessions_app.change_source", raise_exception=True)
+@require_POST
+def source_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """Upload a JSON / JSON Lines / .gz export into this source (as import_events does)."""
+    source = get_object_or_404(Source, pk=pk)
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"Nothing imported: {errors}")
+        return redirect("sessions_app:source_detail", pk=source.pk)
+    try:
+        result = source_import_upload(
+            source=source,
+            upload=form.cleaned_data["file"],
+            fmt=form.cleaned_data["format"],
+            actor=request.user,
+            client_ip=client_ip_of(request),
+        )
+    except ImportInputError as exc:
+        messages.error(request, f"Nothing imported: {exc}")
+    else:
+        level = messages.warning if result.quarantined else messages.success
+        level(request, f"Imported {form.cleaned_data['file'].name}: {result.summary()}.")
     return redirect("sessions_app:source_detail", pk=source.pk)

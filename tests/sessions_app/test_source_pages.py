@@ -124,3 +124,43 @@ def test_analyst_and_manager_cannot_change_sources(client, analyst, manager):
     for user in (analyst, manager):
         client.force_login(user)
         assert client.get(reverse("sessions_app:source_create")).status_code == 403
+
+
+def test_admin_uploads_an_okta_export_twice_and_nothing_is_duplicated(client, admin_user):
+    import gzip
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from sessions_app.models import TelemetryEvent
+    from tests.alerts_app.okta_events import replay_sequence
+
+    source = Source.objects.create(name="okta-files", kind="file", settings={"format": "okta"})
+    from datetime import UTC, datetime
+
+    events = replay_sequence(datetime(2026, 11, 20, 9, tzinfo=UTC))
+    body = "\n".join(json.dumps(e) for e in events) + "\nnot json at all\n"
+    client.force_login(admin_user)
+    url = reverse("sessions_app:source_import", args=[source.pk])
+    for _ in range(2):
+        upload = SimpleUploadedFile("export.jsonl.gz", gzip.compress(body.encode()))
+        response = client.post(url, {"file": upload, "format": "okta"}, follow=True)
+    page = response.content.decode()
+    assert "read 4, imported 0, duplicates 3, quarantined 1" in page
+    assert TelemetryEvent.objects.filter(source=source).count() == 3
+    assert AuditEvent.objects.filter(verb="source.import").count() == 2
+
+
+def test_upload_of_garbage_says_so_and_imports_nothing(client, admin_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    source = Source.objects.create(name="okta-files", kind="file", settings={"format": "okta"})
+    client.force_login(admin_user)
+    upload = SimpleUploadedFile("export.csv", b"user,time\nalice,now\n")
+    response = client.post(
+        reverse("sessions_app:source_import", args=[source.pk]),
+        {"file": upload, "format": "okta"},
+        follow=True,
+    )
+    assert "Nothing imported" in response.content.decode()
+    assert not AuditEvent.objects.filter(verb="source.import").exists()
