@@ -175,6 +175,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Verified containment: decide revocations whose verification window has passed.
     "containment-sweep": {"task": "alerts_app.containment_sweep", "schedule": 300.0},
+    # Triage: flag SLA breaches, re-open expired risk acceptances, end expired suppressions.
+    "triage-sweep": {"task": "alerts_app.triage_sweep", "schedule": 60.0},
+    # Notifications held for digest mode or folded from a burst: one message per person.
+    "notification-digests": {"task": "alerts_app.send_notification_digests", "schedule": 900.0},
     # Weekly compliance digest (PDF attached) to managers: Mondays 07:00 UTC.
     "compliance-digest": {
         "task": "govern.send_compliance_digest",
