@@ -124,6 +124,7 @@ def _bars(pdf: FPDF, title: str, points: list[tuple[str, int]], height: float = 
     pdf.set_text_color(*MUTED)
     pdf.cell(0, 3, latin1(f"max {peak}"), align="R")
     pdf.set_text_color(*INK)
+    pdf.set_fill_color(255, 255, 255)  # tables drawn next must not inherit the bar colour
     pdf.set_y(top + height + 6)
 
 
@@ -207,7 +208,7 @@ def render_pdf(report: ComplianceReport) -> bytes:
         ]
     _table(pdf, metrics_rows, (70, 112))
 
-    issues = report.top_issues()
+    issues = report.top_issues(limit=5)  # keeps the executive summary on one page
     _heading(pdf, "What needs attention", size=11)
     if issues:
         rows = [["Control", "Title", "Status", "Why"]]

@@ -42,6 +42,9 @@ def test_pdf_renders_the_summary_figures_and_attribution(report):
     assert "Contain SLA met 50% (1 of 2 due)" in first
     assert "4 requested; 2 succeeded" in first
     assert "Revocation success rate 67%" in first
+    assert "What needs attention" in first
+    # The executive summary is one page: the trends start the second.
+    assert reader.pages[1].extract_text().lstrip().startswith("Trends")
     text = _pdf_text(data)
     assert "Long-Lived Secrets" in text
     assert "OWASP Non-Human Identities Top 10 (2025), OWASP Foundation, CC BY-SA 4.0" in text
