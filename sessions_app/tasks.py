@@ -157,3 +157,21 @@ def enforce_retention() -> list[str]:
     if days <= 0:
         return []
     return drop_partitions_before(month_start(timezone.now() - timedelta(days=days)))
+
+
+@shared_task(name="sessions_app.evaluate_session_policies", soft_time_limit=240, time_limit=300)
+def evaluate_session_policies() -> dict[str, int]:
+    """Turn session-lifetime policy violations into alerts and, in enforce mode, revocations.
+
+    Safe to overlap or repeat: alerts merge by dedup key and each alert is enforced once
+    (``PolicyEnforcement`` is unique per alert).
+    """
+    from .policy_enforcement import policy_evaluate
+
+    result = policy_evaluate()
+    return {
+        "violating": len(result.violating),
+        "alerts_created": result.alerts_created,
+        "revocations_requested": result.revocations_requested,
+        "enforcement_refused": result.enforcement_refused,
+    }
