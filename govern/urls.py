@@ -16,6 +16,7 @@ urlpatterns = [
     path("users/new/", views.user_create, name="user_create"),
     path("users/<int:pk>/", views.user_edit, name="user_edit"),
     path("", include("sessions_app.urls")),
+    path("policies/", include("sessions_app.policy_urls")),
     path("", include("alerts_app.urls")),
     path("", include("alerts_app.revocation.urls")),
     path("", include("sessions_app.urls_webhooks")),
