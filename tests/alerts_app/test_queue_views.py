@@ -345,3 +345,55 @@ def test_detail_query_count_is_pinned(client, analyst, world, django_assert_max_
     assert 'class="small mono changed"' in html or "changed" in html
     assert "alert-map-figure" in html and "vendor/plotly/topojson/" in html
     assert 'id="response-panel"' in html
+
+
+def test_bulk_change_status_on_selected_rows_with_htmx(client, analyst, world):
+    client.force_login(analyst)
+    picked = [world["human_new"].pk, world["bot_new"].pk]
+    response = client.post(
+        reverse("alerts_app:alert_bulk"),
+        {
+            "action": "transition",
+            "scope": "selected",
+            "ids": picked,
+            "target": "in_progress/investigating",
+            "reason": "campaign from AS9009",
+            "query": "status=open",
+        },
+        **HTMX,
+    )
+    assert "2 alerts updated" in response.content.decode()
+    assert "alerts-changed" in response["HX-Trigger"]
+    stages = set(Alert.objects.filter(pk__in=picked).values_list("stage", "substatus"))
+    assert stages == {("in_progress", "investigating")}
+
+
+def test_admin_pages_by_permission(client, analyst, admin_user, world):
+    client.force_login(analyst)
+    url = reverse("alerts_app:sla_matrix")
+    assert "Save" not in client.get(url).content.decode()
+    assert client.post(url, {}).status_code == 403
+    rule = SuppressionRule.objects.create(
+        detector_id="impossible_travel",
+        asn=64500,
+        reason="lab",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    end = reverse("alerts_app:suppression_end", args=[rule.pk])
+    assert client.post(end, {"reason": "done"}).status_code == 403
+    client.force_login(admin_user)
+    data = {}
+    for severity in ("critical", "high", "medium", "low"):
+        for identity_class in ("human", "non_human"):
+            data[f"{severity}__{identity_class}__ack"] = 10
+            data[f"{severity}__{identity_class}__contain"] = 20
+    data["high__human__contain"] = 5  # shorter than acknowledge: refused, nothing saved
+    assert "acknowledge must be" in client.post(url, data).content.decode()
+    data["high__human__contain"] = 30
+    assert client.post(url, data).status_code == 302
+    from alerts_app.selectors import sla_matrix
+
+    assert sla_matrix()[("high", "human")] == (10, 30)
+    assert client.post(end, {"reason": "lab closed"}).status_code == 302
+    rule.refresh_from_db()
+    assert rule.ended_at is not None
