@@ -67,6 +67,15 @@ def _control_pk(ref_id):
     return Control.objects.get(framework__slug="nist-csf-2.0", ref_id=ref_id).pk
 
 
+def _policy_pk():
+    from sessions_app.models import SessionLifetimePolicy
+
+    policy, _ = SessionLifetimePolicy.objects.get_or_create(
+        name="Humans", defaults={"max_lifetime_s": 43200, "reauth_window_s": 900}
+    )
+    return policy.pk
+
+
 def _mapping_pk():
     from govern.models import ControlMapping
 
@@ -115,6 +124,12 @@ def pages(objects):
         (reverse("compliance:mapping_list"), ADMIN_ONLY),
         (reverse("compliance:mapping_create"), ADMIN_ONLY),
         (reverse("compliance:mapping_edit", args=[_mapping_pk()]), ADMIN_ONLY),
+        (reverse("policies:list"), ALL),
+        (reverse("policies:detail", args=[_policy_pk()]), ALL),
+        (reverse("policies:history", args=[_policy_pk()]), ALL),
+        (reverse("policies:explain") + f"?session={objects['session'].pk}", ALL),
+        (reverse("policies:create") + "?template=aal3", ADMIN_ONLY),
+        (reverse("policies:edit", args=[_policy_pk()]), ADMIN_ONLY),
     ]
 
 
