@@ -4,13 +4,17 @@
 
 Generates N realistic Okta System Log events (about 2 KB each, deterministic seed), then
 
-1. **pipeline**: JSON line bytes → ``orjson.loads`` → ``ingest_records`` (real Okta parser,
-   normalisation, partitions, identity/session upserts, lifecycle, rollups, source health)
-   into a freshly migrated ``govern_bench`` PostgreSQL database, in batches;
+1. **pipeline**: JSON line bytes → ``orjson.loads`` → the real Okta parser, normalisation,
+   partitions, identity/session upserts, lifecycle, rollups, source health, into a freshly
+   migrated ``govern_bench`` PostgreSQL database, in batches, run two ways:
+   ``ingest_batches`` (what bulk imports run: the next batch is parsed in a thread while
+   one is written) and one ``ingest_records`` call per batch (what a poll or webhook
+   delivery runs: parse, then write);
 2. **raw COPY**: the same rows, already parsed and converted (not timed), binary-COPYed into
    a standalone table with the same columns, compression and indexes (not partitioned).
 
-Prints events/s for both, the ratio, and the CPU time of this process per million events.
+Prints events/s for each, the ratios, and the CPU time per million events of this process
+and of its PostgreSQL backend (read from /proc, so the database must run on this machine).
 ``BENCH_DATABASE_URL`` overrides the database (default: govern_bench on 127.0.0.1).
 """
 
@@ -202,36 +206,64 @@ def reset() -> None:
         cursor.execute("CHECKPOINT")
 
 
-def run_pipeline(lines: list[bytes], batch: int) -> tuple[float, float, dict]:
+def backend_cpu() -> float:
+    """CPU seconds used so far by this connection's PostgreSQL backend process."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:  # the database runs elsewhere
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_pipeline(lines: list[bytes], batch: int, mode: str) -> tuple[float, float, float, dict]:
+    """(wall s, client CPU s, backend CPU s, counts) of ingesting ``lines`` one way."""
     import orjson
 
     from sessions_app.models import Source
-    from sessions_app.services import IngestResult, ingest_records
+    from sessions_app.services import IngestResult, ingest_batches, ingest_records
 
     source = Source.objects.create(name="bench-okta", kind="okta")
-    total = IngestResult()
+
+    def batches():
+        for start in range(0, len(lines), batch):
+            yield [orjson.loads(line) for line in lines[start : start + batch]]
+
+    server0 = backend_cpu()
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    for start in range(0, len(lines), batch):
-        records = [orjson.loads(line) for line in lines[start : start + batch]]
-        result = ingest_records(source=source, records=records)
-        total.read += result.read
-        total.imported += result.imported
-        total.quarantined += result.quarantined
+    if mode == "stream":
+        total = ingest_batches(source=source, batches=batches())
+    else:
+        total = IngestResult()
+        for records in batches():
+            result = ingest_records(source=source, records=records)
+            total.read += result.read
+            total.imported += result.imported
+            total.quarantined += result.quarantined
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    return (
-        wall,
-        cpu,
-        {"read": total.read, "imported": total.imported, "quarantined": total.quarantined},
-    )
+    counts = {"read": total.read, "imported": total.imported, "quarantined": total.quarantined}
+    return wall, cpu, backend_cpu() - server0, counts
 
 
-def prepare_copy_rows(lines: list[bytes]) -> list[tuple]:
+def prepare_copy_rows(lines: list[bytes], batch: int) -> list[tuple]:
     """The rows the pipeline writes, computed without timing (parser + coercion)."""
     import orjson
 
     from sessions_app.services import _prepare
 
-    prepared, _ = _prepare("okta", [orjson.loads(line) for line in lines], None)
+    prepared = []
+    for start in range(0, len(lines), batch):  # a batch at a time: parsed dicts are large
+        chunk, _ = _prepare(
+            "okta", [orjson.loads(line) for line in lines[start : start + batch]], None
+        )
+        for p in chunk:
+            p.event.raw = {}
+        prepared.extend(chunk)
     now = datetime.now(UTC)
     rows = []
     for pk, p in enumerate(prepared, start=1):
@@ -247,7 +279,7 @@ def prepare_copy_rows(lines: list[bytes]) -> list[tuple]:
     return rows
 
 
-def run_copy(rows: list[tuple], batch: int) -> tuple[float, float]:
+def run_copy(rows: list[tuple], batch: int) -> tuple[float, float, float]:
     from django.db import connection, transaction
     from psycopg.types.json import set_json_dumps
 
@@ -255,6 +287,7 @@ def run_copy(rows: list[tuple], batch: int) -> tuple[float, float]:
 
     names = ", ".join(name for name, _ in _EVENT_COLUMNS)
     types = [kind for _, kind in _EVENT_COLUMNS]
+    server0 = backend_cpu()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for start in range(0, len(rows), batch):
         with transaction.atomic(), connection.cursor() as wrapper:
@@ -264,13 +297,18 @@ def run_copy(rows: list[tuple], batch: int) -> tuple[float, float]:
                 copy.set_types(types)
                 for row in rows[start : start + batch]:
                     copy.write_row(row)
-    return time.perf_counter() - wall0, time.process_time() - cpu0
+    return time.perf_counter() - wall0, time.process_time() - cpu0, backend_cpu() - server0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument(
+        "--modes",
+        default="stream,batch",
+        help="pipelines to run: stream (ingest_batches), batch (ingest_records per batch)",
+    )
     args = parser.parse_args()
 
     setup_django(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
@@ -287,26 +325,26 @@ def main() -> None:
     mean = sum(map(len, lines)) / len(lines)
     took = time.perf_counter() - t0
     print(f"generated {len(lines):,} Okta events, mean {mean:,.0f} B, in {took:.1f} s")
-    rows = prepare_copy_rows(lines)
-
-    reset()
-    copy_wall, copy_cpu = run_copy(rows, args.batch)
-    reset()
-    wall, cpu, counts = run_pipeline(lines, args.batch)
-    assert counts["imported"] == args.events, counts
-
+    rows = prepare_copy_rows(lines, args.batch)
     n = args.events
-    pipeline_rate, copy_rate = n / wall, n / copy_wall
-    per_event, copy_per_event = cpu / n * 1e6, copy_cpu / n * 1e6
-    print(
-        f"pipeline : {pipeline_rate:8,.0f} events/s  ({wall:.1f} s, client CPU "
-        f"{per_event:.0f} µs/event = {per_event:.0f} s per million events)"
-    )
-    print(
-        f"raw COPY : {copy_rate:8,.0f} events/s  ({copy_wall:.1f} s, client CPU "
-        f"{copy_per_event:.0f} µs/event)"
-    )
-    print(f"ratio    : {pipeline_rate / copy_rate:.0%} of raw COPY  ({counts})")
+
+    def report(name: str, wall: float, cpu: float, server: float) -> float:
+        print(
+            f"{name:17s}: {n / wall:8,.0f} events/s  ({wall:.1f} s; CPU per event: client "
+            f"{cpu / n * 1e6:.0f} µs, PostgreSQL backend {server / n * 1e6:.0f} µs)"
+        )
+        return n / wall
+
+    reset()
+    copy_rate = report("raw COPY", *run_copy(rows, args.batch))
+    del rows
+    for mode in args.modes.split(","):
+        reset()
+        wall, cpu, server, counts = run_pipeline(lines, args.batch, mode)
+        assert counts["imported"] == n, counts
+        label = {"stream": "ingest_batches", "batch": "ingest_records"}[mode]
+        rate = report(label, wall, cpu, server)
+        print(f"{'':17s}  = {rate / copy_rate:.0%} of raw COPY ({counts})")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(f"peak RSS : {usage.ru_maxrss / 1024:,.0f} MB")
 

@@ -22,6 +22,7 @@ from sessions_app.models import (
 )
 from sessions_app.services import (
     RejectedInput,
+    ingest_batches,
     ingest_records,
     poll_backoff_seconds,
     quarantine_reprocess,
@@ -442,3 +443,18 @@ def test_redelivery_with_the_same_verdict_in_a_mixed_batch_updates_only_what_cha
         "level": "high"
     }
     assert TelemetryEvent.objects.get(provider_event_id="evt-1").details["risk"] == {}
+
+
+def test_ingest_batches_commits_each_batch_like_ingest_records(source):
+    batches = [
+        [event(1, type="logon"), event(2, minutes=1)],
+        [event(3, minutes=2), {"id": "broken"}],
+        [event(1, type="logon"), event(4, minutes=3, session="sess-2")],
+    ]
+    result = ingest_batches(source=source, batches=iter(batches))
+    assert (result.read, result.imported, result.duplicates, result.quarantined) == (6, 4, 1, 1)
+    assert TelemetryEvent.objects.count() == 4 and QuarantinedEvent.objects.count() == 1
+    assert sorted(result.session_ids) == sorted(Session.objects.values_list("id", flat=True))
+    assert Session.objects.get(session_key="sess-1").event_count == 3
+    again = ingest_batches(source=source, batches=batches)
+    assert (again.imported, again.duplicates, again.quarantined) == (0, 5, 1)
