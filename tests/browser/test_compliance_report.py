@@ -78,12 +78,14 @@ def test_manager_reads_drills_down_and_downloads_the_report(browser, live_server
     page.click("#controls button[type=submit]")
     page.wait_for_url(re.compile(r"status=covered"))
     assert page.locator("[data-testid=controls] tbody tr").count() == 3
+    page.screenshot(path=str(ARTEFACTS / "compliance_framework.png"), full_page=True)
 
     page.click("text=NHI10:2025")
     page.wait_for_url(re.compile(r"/compliance/controls/\d+/"))
     assert page.locator("[data-testid=control-status] [data-status]").inner_text() == "Covered"
     alerts = page.locator("[data-testid=control-alerts] tbody tr")
     assert alerts.count() == 1 and "human_use_of_nhi on svc-build" in alerts.inner_text()
+    page.screenshot(path=str(ARTEFACTS / "compliance_control.png"), full_page=True)
 
     page.click("main .page-head >> text=OWASP Non-Human Identities Top 10 (2025)")
     page.wait_for_url(re.compile(r"/compliance/owasp-nhi-2025/\?start=2026-03-01&end=2026-03-07$"))
