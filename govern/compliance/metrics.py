@@ -96,10 +96,6 @@ class Period:
         return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _has_field(model, name: str) -> bool:
-    return any(f.name == name for f in model._meta.get_fields())
-
-
 def default_due(
     severity: str, identity_kind: str, created_at: datetime
 ) -> tuple[datetime, datetime]:
@@ -173,18 +169,16 @@ def alert_times(
         "first_ack",
         "first_contain",
         "first_close",
+        "ack_due_at",
+        "contain_due_at",
     ]
-    own_due = _has_field(Alert, "ack_due_at") and _has_field(Alert, "contain_due_at")
-    if own_due:
-        fields += ["ack_due_at", "contain_due_at"]
     rows = []
     for row in alerts.values(*fields).order_by("created_at", "id"):
         ack_due, contain_due = default_due(
             row["severity"], row["identity__kind"], row["created_at"]
         )
-        if own_due:
-            ack_due = row["ack_due_at"] or ack_due
-            contain_due = row["contain_due_at"] or contain_due
+        ack_due = row["ack_due_at"] or ack_due
+        contain_due = row["contain_due_at"] or contain_due
         contain_at = row["first_contain"]
         if contain_at is None and row["resolution"] in REMEDIATED:
             contain_at = row["first_close"]
@@ -283,19 +277,18 @@ def response_trend(
 
 
 def escalations(period: Period) -> int:
-    """Escalations recorded in the period: history rows naming an escalation, or alerts whose
-    ``escalated_at`` falls in it (whichever the triage workflow records)."""
+    """Alerts escalated in the period: a history row naming an escalation, or ``escalated_at``
+    in the period."""
     alert_ids = set(
         AlertHistory.objects.filter(
             at__gte=period.start, at__lt=period.end, action__icontains="escalat"
         ).values_list("alert_id", flat=True)
     )
-    if _has_field(Alert, "escalated_at"):
-        alert_ids |= set(
-            Alert.objects.filter(
-                escalated_at__gte=period.start, escalated_at__lt=period.end
-            ).values_list("id", flat=True)
-        )
+    alert_ids |= set(
+        Alert.objects.filter(
+            escalated_at__gte=period.start, escalated_at__lt=period.end
+        ).values_list("id", flat=True)
+    )
     return len(alert_ids)
 
 
@@ -325,10 +318,7 @@ def open_alerts_by_detector(
     rows = Alert.objects.filter(stage__in=Stage.open_stages(), created_at__lt=as_of)
     if detector_ids is not None:
         rows = rows.filter(detector_id__in=list(detector_ids))
-    fields = ["detector_id", "severity", "identity__kind", "created_at", "stage"]
-    own_due = _has_field(Alert, "contain_due_at")
-    if own_due:
-        fields.append("contain_due_at")
+    fields = ["detector_id", "severity", "identity__kind", "created_at", "stage", "contain_due_at"]
     ages: dict[str, dict[str, int]] = defaultdict(lambda: {label: 0 for label, _ in AGE_BUCKETS})
     overdue: dict[str, int] = defaultdict(int)
     for row in rows.values(*fields).iterator():
@@ -337,7 +327,7 @@ def open_alerts_by_detector(
         _ack_due, contain_due = default_due(
             row["severity"], row["identity__kind"], row["created_at"]
         )
-        if own_due and row["contain_due_at"]:
+        if row["contain_due_at"]:
             contain_due = row["contain_due_at"]
         late = row["stage"] != Stage.CONTAINED and contain_due < as_of
         for key in (row["detector_id"], "*"):
