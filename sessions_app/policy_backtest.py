@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .choices import EventType, IdentityKind, Outcome, SessionStatus
@@ -414,12 +415,10 @@ def backtest_python(
     tolerance, grace = _tolerances()
     draft_copy = draft
     resolver = PolicyResolver([*_competitors(draft), draft_copy])
-    sessions = (
-        Session.objects.filter(first_seen_at__lte=now)
-        .filter(last_seen_at__gte=since)
-        .union(Session.objects.filter(first_seen_at__lte=now, status=SessionStatus.ACTIVE))
+    sessions = Session.objects.filter(first_seen_at__lte=now).filter(
+        Q(last_seen_at__gte=since) | Q(status=SessionStatus.ACTIVE)
     )
-    session_ids = [s.pk for s in sessions]
+    session_ids = list(sessions.values_list("pk", flat=True))
     events_by_session: dict[int, list[TelemetryEvent]] = {}
     for event in (
         TelemetryEvent.objects.filter(
