@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
 from .models import PolicyEnforcement, PolicyVersion, SessionLifetimePolicy
 from .policies import precedence_key
@@ -12,9 +12,7 @@ from .policies import precedence_key
 
 def policy_list() -> list[SessionLifetimePolicy]:
     """All policies in precedence order (most specific, then priority, then oldest)."""
-    policies = SessionLifetimePolicy.objects.select_related("source").annotate(
-        enforcement_count=Count("enforcements")
-    )
+    policies = SessionLifetimePolicy.objects.select_related("source")
     return sorted(policies, key=lambda p: (not p.enabled, *precedence_key(p)))
 
 
