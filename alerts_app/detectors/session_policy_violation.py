@@ -36,6 +36,7 @@ from .base import (
     privilege_factors,
     short_key,
     strongest,
+    ua,
 )
 
 SPEC = DetectorSpec(
@@ -47,10 +48,11 @@ SPEC = DetectorSpec(
         "overall limit (a sweep also reports a session past its limit that was still in use "
         "within the idle limit; sessions that simply went quiet were expired by the IdP and are "
         "not reported). Idle: after a gap longer than the policy's inactivity limit, the "
-        "session is used again from another network or another device without "
-        "re-authenticating. Resuming in the same context is not reported, because IdPs log "
-        "a session's use only now and then (Okta logs sign-ins and app launches), so a quiet "
-        "stretch in the log is no proof of inactivity. A successful re-authentication resets "
+        "session is used again on another device or in another client without "
+        "re-authenticating. Resuming on the same device and client is not reported (a new "
+        "network alone is mobility), because IdPs log a session's use only now and then "
+        "(Okta logs sign-ins and app launches), so a quiet stretch in the log is no proof of "
+        "inactivity. A successful re-authentication resets "
         "both clocks, as NIST SP 800-63B-4 §5.2 requires. At most one finding per kind per "
         "session."
     ),
@@ -199,12 +201,17 @@ def _lifetime(
 
 
 def _context_changed(before: NormalizedEvent, after: NormalizedEvent) -> bool:
-    """Whether the session came back from another network (ASN) or another device."""
-    asn_changed = before.asn is not None and after.asn is not None and before.asn != after.asn
+    """Whether the session came back on another device or in another client.
+
+    A new network alone is everyday mobility (a phone moving from Wi-Fi to cellular while
+    it sat idle); another device token, browser or operating system is not.
+    """
     device_changed = bool(
         before.device_id and after.device_id and before.device_id != after.device_id
     )
-    return asn_changed or device_changed
+    a, b = ua(before), ua(after)
+    client_changed = a.known and b.known and a.client_key != b.client_key
+    return device_changed or client_changed
 
 
 def _alive(

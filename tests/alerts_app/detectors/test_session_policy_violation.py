@@ -2,7 +2,7 @@
 
 from alerts_app.detectors import DEFAULT_POLICY, SessionPolicy, get
 
-from .factories import BUCHAREST, at, ev, login, session
+from .factories import BERLIN_CELLULAR, BUCHAREST, CURL, at, ev, login, session
 
 detector = get("session_policy_violation")
 H = 60  # minutes per hour, for readable timelines
@@ -33,7 +33,10 @@ def test_used_25_hours_after_sign_in():
 
 
 def test_resumed_after_three_hours_idle_from_elsewhere():
-    [finding] = run(session(login(0), ev(10), authenticated_at=at(0)), [ev(200, BUCHAREST)])
+    [finding] = run(
+        session(login(0), ev(10), authenticated_at=at(0)),
+        [ev(200, BUCHAREST, device_id="dt-thief")],
+    )
     assert finding.variant == "idle"
     assert "after 3 h 10 min idle" in finding.summary
     assert "Resumed from another network (AS9009)" in [f.label for f in finding.factors]
@@ -50,14 +53,18 @@ def test_sweep_finds_open_session_past_its_lifetime():
 
 def test_both_kinds_give_two_findings():
     state = session(login(0), authenticated_at=at(0))
-    findings = run(state, [ev(26 * H, BUCHAREST)])
+    findings = run(state, [ev(26 * H, BUCHAREST, device_id="dt-thief")])
     assert sorted(f.variant for f in findings) == ["idle", "lifetime"]
     assert {f.dedup_subject for f in findings} == {"session:102abcdefghijklmnopa7"}
 
 
 def test_stricter_policy():
     strict = SessionPolicy(43200, 1800, 900, False, "NIST SP 800-63B rev 3 AAL2")
-    [finding] = run(session(login(0), authenticated_at=at(0)), [ev(40, BUCHAREST)], policy=strict)
+    [finding] = run(
+        session(login(0), authenticated_at=at(0)),
+        [ev(40, BUCHAREST, user_agent=CURL)],
+        policy=strict,
+    )
     assert finding.variant == "idle"
     assert "rev 3 AAL2 allows 30 min" in finding.summary
 
@@ -94,6 +101,11 @@ def test_sweep_ignores_a_session_that_went_quiet():
 def test_resuming_in_the_same_context_after_a_quiet_stretch():
     # IdPs log a session only now and then (app launches), so a gap alone proves nothing.
     assert run(session(login(0), ev(10), authenticated_at=at(0)), [ev(200)]) == []
+
+
+def test_phone_back_on_another_network_after_a_quiet_stretch():
+    # Same device and client, new network: the phone moved from Wi-Fi to cellular.
+    assert run(session(login(0), ev(10), authenticated_at=at(0)), [ev(200, BERLIN_CELLULAR)]) == []
 
 
 def test_idle_gap_without_the_previous_context_does_not_alert():
