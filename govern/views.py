@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from alerts_app import selectors as alert_selectors
 from sessions_app import selectors as session_selectors
 from sessions_app.models import AuditEvent
 
@@ -37,7 +38,10 @@ def home(request: HttpRequest) -> HttpResponse:
     figure = charts.stacked_bars(
         session_selectors.daily_event_series(stats.daily), y_title="events / day"
     )
-    return render(request, "govern/home.html", {"stats": stats, "events_figure": figure})
+    alerts = alert_selectors.open_alert_counts(request.user)
+    return render(
+        request, "govern/home.html", {"stats": stats, "events_figure": figure, "alerts": alerts}
+    )
 
 
 def _database_status() -> dict:

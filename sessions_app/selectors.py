@@ -48,7 +48,11 @@ def home_stats(*, now: datetime | None = None, days: int = 30) -> HomeStats:
         non_human_without_owner=Identity.objects.exclude(kind=IdentityKind.HUMAN)
         .filter(owner__isnull=True)
         .count(),
-        active_sessions=Session.objects.filter(status=SessionStatus.ACTIVE).count(),
+        # "Active" as the IdP last told us, and used in the last 24 h: IdPs expire quiet
+        # sessions without logging it, so status alone overstates what is live.
+        active_sessions=Session.objects.filter(
+            status=SessionStatus.ACTIVE, last_seen_at__gte=since
+        ).count(),
         events_24h=sum(per_source.values()),
         events_24h_by_source=[(s, per_source.get(s.pk, 0)) for s in sources],
         quarantined_open=QuarantinedEvent.objects.filter(resolved_at__isnull=True).count(),
