@@ -223,12 +223,11 @@ WHERE (%(d_app_bit)s = 0 OR (COALESCE(f.apps, 0) & %(d_app_bit)s) <> 0)
 """
 
 # Aggregates that cost a per-session sort or text comparisons, only built when needed.
-_DEVICE_AGG = """min(device_id) FILTER (WHERE device_id <> '') AS device_min,
-           max(device_id) FILTER (WHERE device_id <> '') AS device_max"""
+_DEVICE_AGG = """min(device_id COLLATE "C") FILTER (WHERE device_id <> '') AS device_min,
+           max(device_id COLLATE "C") FILTER (WHERE device_id <> '') AS device_max"""
 _NO_DEVICE_AGG = "NULL::text AS device_min, NULL::text AS device_max"
 # Applications named by the competing policies become bits of one integer per session.
-_APPS_AGG = """bit_or(1::bigint << (array_position(%(policy_apps)s::text[], client_app) - 1))
-             AS apps"""
+_APPS_AGG = """bit_or(CASE client_app {cases} ELSE 0::bigint END) AS apps"""
 _NO_APPS_AGG = "0::bigint AS apps"
 
 # A competing policy that matches the session and comes first in precedence takes it.
@@ -298,7 +297,7 @@ def backtest_statement(
         "d_tier": draft.privilege_tier or "",
         "d_dept": draft.department or "",
         "d_source": draft.source_id,
-        "policy_apps": apps,
+        **{f"app{n}": app for n, app in enumerate(apps)},
         "d_app_bit": app_bit(draft.client_app),
         "lifetime_limit": timedelta(seconds=draft.max_lifetime_s + tolerance),
         "idle_limit": (
@@ -330,7 +329,13 @@ def backtest_statement(
     statement = _SQL.format(
         precedes=precedes,
         device_agg=_DEVICE_AGG if draft.device_binding else _NO_DEVICE_AGG,
-        apps_agg=_APPS_AGG if params["policy_apps"] else _NO_APPS_AGG,
+        apps_agg=(
+            _APPS_AGG.format(
+                cases=" ".join(f"WHEN %(app{n})s THEN {1 << n}::bigint" for n in range(len(apps)))
+            )
+            if apps
+            else _NO_APPS_AGG
+        ),
     )
     return statement, params
 
