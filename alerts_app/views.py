@@ -91,6 +91,8 @@ def _queue_context(request: HttpRequest, filterset: AlertFilter) -> dict:
         "poll_url": f"{reverse('alerts_app:alert_poll')}?{poll.urlencode()}",
         "new_count": 0,
         "can_triage": request.user.has_perm("alerts_app.triage_alert"),
+        # Rows link by prefix: one reverse() per page instead of four per row.
+        "alerts_url": reverse("alerts_app:alert_list"),
     }
 
 
@@ -294,7 +296,13 @@ def alert_assign(request: HttpRequest, pk: int) -> HttpResponse:
         response = render(
             request,
             QUEUE_TEMPLATE + "#row",
-            {"a": alert, "now": timezone.now(), "can_triage": True, "seen": None},
+            {
+                "a": alert,
+                "now": timezone.now(),
+                "can_triage": True,
+                "seen": None,
+                "alerts_url": reverse("alerts_app:alert_list"),
+            },
         )
         return trigger_client_event(response, CHANGED)
     return _action_done(request, pk, done=done)

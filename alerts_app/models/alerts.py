@@ -233,6 +233,25 @@ class Alert(models.Model):
                 fields=["assignee", "stage", "-last_seen_at"], name="alert_assignee_queue"
             ),
             models.Index(fields=["-last_seen_at", "-id"], name="alert_recent"),
+            # The queue's default (open alerts, newest first) and its counters read only the
+            # open few percent of the table: partial indexes keep both off the closed rows.
+            models.Index(
+                fields=["-last_seen_at", "-id"],
+                name="alert_open_recent",
+                condition=Q(stage__in=["new", "in_progress", "contained"]),
+            ),
+            models.Index(
+                fields=[
+                    "stage",
+                    "assignee",
+                    "acknowledged_at",
+                    "ack_due_at",
+                    "contained_at",
+                    "contain_due_at",
+                ],
+                name="alert_open_counters",
+                condition=Q(stage__in=["new", "in_progress", "contained"]),
+            ),
             models.Index(fields=["response_owner", "stage"], name="alert_owner_stage"),
         ]
 

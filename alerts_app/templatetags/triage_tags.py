@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django import template
+from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
@@ -28,3 +29,54 @@ def render_mentions(text: str, mentioned) -> SafeString:
     # escaped text finds exactly the mentions the author wrote.
     html = re.sub(r"(?<![\w@])@([\w.+-]+)", mark, escaped)
     return mark_safe(html.replace("\n", "<br>"))  # noqa: S308 — built from escaped text only
+
+
+def _clip(value: str, length: int) -> str:
+    value = value or ""
+    return value if len(value) <= length else value[: length - 1] + "…"
+
+
+@register.simple_tag
+def timeline_rows(timeline) -> SafeString:
+    """The session timeline's table rows, changed cells marked.
+
+    Rendered in Python rather than with template tags: a 200-event timeline costs ~5× less
+    this way, which keeps the alert page inside its time budget. Every value is escaped by
+    ``format_html``.
+    """
+    rows = []
+    for row in timeline:
+        e, changed = row.event, row.changed
+
+        def cls(*fields: str, base: str = "small", changed=changed) -> str:
+            return f"{base} changed" if any(f in changed for f in fields) else base
+
+        place = ", ".join(p for p in (e.city, e.country) if p)
+        rows.append(
+            format_html(
+                '<tr><td class="small mono">{}</td><td class="small">{}{}</td>'
+                '<td class="small">{}</td><td class="{}">{}{}</td><td class="{}">{}</td>'
+                '<td class="{}">{}</td><td class="{}" title="{}">{} {}</td>'
+                '<td class="{}">{}</td></tr>',
+                timezone.localtime(e.occurred_at).strftime("%m-%d %H:%M:%S"),
+                e.provider_event_type,
+                format_html(' <span class="badge warn">{}</span>', e.high_value_action)
+                if e.high_value_action
+                else "",
+                e.outcome,
+                cls("ip", base="small mono"),
+                e.ip or "",
+                mark_safe(' <span class="badge bad">anonymizer</span>') if e.anonymizer else "",
+                cls("asn"),
+                f"AS{e.asn} {e.as_org}" if e.asn else "",
+                cls("country", "city"),
+                place,
+                cls("user_agent", "client_app"),
+                e.user_agent,
+                e.client_app,
+                _clip(e.user_agent, 40),
+                cls("device_id", base="small mono"),
+                _clip(e.device_id, 16),
+            )
+        )
+    return mark_safe("".join(rows))  # noqa: S308 — each row built by format_html
