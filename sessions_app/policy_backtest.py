@@ -3,8 +3,9 @@
 Two questions, answered by identity class (identity kind):
 
 1. **Last 30 days**: which sessions would the draft have flagged, and for what — a use after
-   the overall lifetime, a use from another network or device after an idle gap longer than
-   the inactivity limit, a high-value action without a fresh authentication, a use from a
+   the overall lifetime, a use on another device or in another client (user-agent string:
+   an upper bound of the detector's parsed browser/OS comparison) after an idle gap longer
+   than the inactivity limit, a high-value action without a fresh authentication, a use from a
    country outside the allowed list, a use from another device than the session started on
    (when device binding is on)?
 2. **Now**: which active sessions, still in use within the idle limit, are open longer than
@@ -163,11 +164,11 @@ WITH cand AS MATERIALIZED (
 -- sessions first (IN / join) makes the planner loop over per-session index scans, which is
 -- ten times slower than sorting every use; the final join keeps the candidates.
 seq AS (
-    SELECT e.session_id, e.occurred_at, e.country, e.device_id, e.client_app, e.asn,
+    SELECT e.session_id, e.occurred_at, e.country, e.device_id, e.client_app, e.user_agent,
            e.high_value_action <> '' AS high_value,
            (e.event_type = ANY(%(auth)s) AND e.outcome = %(success)s) AS is_auth,
            lag(e.occurred_at) OVER w AS prev_at,
-           lag(e.asn) OVER w AS prev_asn,
+           lag(e.user_agent) OVER w AS prev_user_agent,
            lag(e.device_id) OVER w AS prev_device,
            max(e.occurred_at) FILTER (
              WHERE e.event_type = ANY(%(auth)s) AND e.outcome = %(success)s
@@ -196,8 +197,9 @@ flags AS (
            max(occurred_at) AS last_use,
            bool_or(%(idle_limit)s::interval IS NOT NULL AND NOT is_auth
                    AND occurred_at - prev_at > %(idle_limit)s::interval
-                   AND ((asn <> prev_asn) OR (device_id <> '' AND prev_device <> ''
-                                              AND device_id <> prev_device))) AS idle,
+                   AND ((device_id <> '' AND prev_device <> '' AND device_id <> prev_device)
+                        OR (user_agent <> '' AND prev_user_agent <> ''
+                            AND user_agent <> prev_user_agent))) AS idle,
            bool_or(%(check_countries)s AND country <> ''
                    AND NOT (country = ANY(%(countries)s::text[]))) AS country,
            {device_agg},
@@ -403,12 +405,16 @@ def _backtest_sql(
 
 
 def _context_changed(before: TelemetryEvent, after: TelemetryEvent) -> bool:
-    """Resumed from another network or device (the idle rule of session_policy_violation)."""
-    asn_changed = before.asn is not None and after.asn is not None and before.asn != after.asn
+    """Resumed on another device or in another client (the idle rule of
+    session_policy_violation). The detector compares parsed browser and OS; the backtest
+    compares user-agent strings, so a version bump also counts: an upper bound."""
     device_changed = bool(
         before.device_id and after.device_id and before.device_id != after.device_id
     )
-    return asn_changed or device_changed
+    client_changed = bool(
+        before.user_agent and after.user_agent and before.user_agent != after.user_agent
+    )
+    return device_changed or client_changed
 
 
 def backtest_python(
@@ -441,7 +447,7 @@ def backtest_python(
             "device_id",
             "client_app",
             "high_value_action",
-            "asn",
+            "user_agent",
         )
         .order_by("session_id", "occurred_at", "id")
     ):

@@ -24,7 +24,7 @@ from sessions_app.policy_rules import check_policy_values
 from sessions_app.policy_services import policy_create, policy_set_enabled, policy_update
 from sessions_app.policy_templates import DEFAULT_TEMPLATE, TEMPLATES
 from sessions_app.services import ingest_records
-from tests.alerts_app.okta_events import BUCHAREST, okta_event
+from tests.alerts_app.okta_events import okta_event
 
 H = 3600
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -293,12 +293,12 @@ def test_duplicate_name_is_refused(admin_user):
 
 
 def _idle_sequence(session: str) -> list[dict]:
-    """Sign-in, use, then 45 minutes of silence and use again from another network
+    """Sign-in, use, then 45 minutes of silence and use again on another device
     (AAL2 allows 1 h idle)."""
     return [
         okta_event(at=START, event_type="user.session.start", session=session),
         okta_event(at=START + timedelta(minutes=5), session=session),
-        okta_event(at=START + timedelta(minutes=50), session=session, where=BUCHAREST),
+        okta_event(at=START + timedelta(minutes=50), session=session, dt_hash="dt-other-9"),
     ]
 
 

@@ -51,7 +51,7 @@ def data(db):
                 session=s,
                 session_key=s.session_key,
                 country=extra.get("country", "DE"),
-                asn=extra.get("asn", 3320),
+                user_agent=extra.get("ua", ""),
                 device_id=extra.get("device", s.first_device_id),
                 high_value_action=extra.get("hv", ""),
                 client_app=extra.get("app", ""),
@@ -104,14 +104,14 @@ def data(db):
     s5 = session(frank, "s5", auth=NOW - 20 * H, last=NOW - 1 * H)
     events(s5, [(NOW - 20 * H, "logon", {}), (NOW - 1 * H, "sso", {})])
     # S6: the failed attempt in the middle is not a use, so the gap is 100 min, and the
-    # session came back from another network; it has ended since.
+    # session came back in another client; it has ended since.
     s6 = session(gina, "s6", auth=NOW - 2 * H, last=NOW - 20 * M, status="ended", ended=NOW)
     events(
         s6,
         [
-            (NOW - 2 * H, "logon", {}),
-            (NOW - 1 * H, "sso", {"outcome": "failure", "asn": 9009}),
-            (NOW - 20 * M, "sso", {"asn": 9009}),
+            (NOW - 2 * H, "logon", {"ua": "Mozilla/5.0 Chrome/131"}),
+            (NOW - 1 * H, "sso", {"outcome": "failure", "ua": "curl/8.1.2"}),
+            (NOW - 20 * M, "sso", {"ua": "curl/8.1.2"}),
         ],
     )
     SessionLifetimePolicy.objects.create(
