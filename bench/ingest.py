@@ -30,7 +30,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The project root instead of bench/: a sibling script there (e.g. queue.py) must not shadow
+# a standard-library module that psycopg imports.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/govern_bench"
 SEED = 20261128
 
