@@ -73,6 +73,10 @@ def _queue_filter(request: HttpRequest, query: QueryDict | None = None) -> Alert
 
 def _queue_context(request: HttpRequest, filterset: AlertFilter) -> dict:
     rows = filterset.qs if filterset.is_valid() else Alert.objects.none()
+    if rows.query.order_by and "-id" not in rows.query.order_by:
+        # A chosen sort (score, due time…) gets the id as tie-breaker: stable pages, and the
+        # (-score, -id) index serves it.
+        rows = rows.order_by(*rows.query.order_by, "-id")
     page = paginate(request, rows, per_page=QUEUE_PAGE_SIZE)
     seen = request.GET.get("seen", "")
     query = request.GET.copy()

@@ -6,351 +6,868 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts_app', '0002_ssf'),
-        ('sessions_app', '0003_session_lifetime_policies'),
+        ("alerts_app", "0002_ssf"),
+        ("sessions_app", "0003_session_lifetime_policies"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='alert',
-            options={'ordering': ['-last_seen_at', '-id'], 'permissions': [('triage_alert', 'Can triage alerts (assign, transition, comment, escalate)'), ('reopen_alert', 'Can re-open closed or suppressed alerts'), ('accept_risk', 'Can approve risk acceptance of alerts')]},
+            name="alert",
+            options={
+                "ordering": ["-last_seen_at", "-id"],
+                "permissions": [
+                    ("triage_alert", "Can triage alerts (assign, transition, comment, escalate)"),
+                    ("reopen_alert", "Can re-open closed or suppressed alerts"),
+                    ("accept_risk", "Can approve risk acceptance of alerts"),
+                ],
+            },
         ),
         migrations.AddField(
-            model_name='alert',
-            name='accepted_until',
-            field=models.DateTimeField(blank=True, help_text='Risk acceptance expiry: the alert re-opens then.', null=True),
+            model_name="alert",
+            name="accepted_until",
+            field=models.DateTimeField(
+                blank=True, help_text="Risk acceptance expiry: the alert re-opens then.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='ack_breach_at',
-            field=models.DateTimeField(blank=True, help_text='When the acknowledge SLA breach was flagged.', null=True),
+            model_name="alert",
+            name="ack_breach_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When the acknowledge SLA breach was flagged.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='ack_due_at',
-            field=models.DateTimeField(blank=True, help_text='Acknowledge by (SLA).', null=True),
+            model_name="alert",
+            name="ack_due_at",
+            field=models.DateTimeField(blank=True, help_text="Acknowledge by (SLA).", null=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='acknowledged_at',
+            model_name="alert",
+            name="acknowledged_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='contain_breach_at',
-            field=models.DateTimeField(blank=True, help_text='When the contain SLA breach was flagged.', null=True),
+            model_name="alert",
+            name="contain_breach_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When the contain SLA breach was flagged.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='contain_due_at',
-            field=models.DateTimeField(blank=True, help_text='Contain by (SLA).', null=True),
+            model_name="alert",
+            name="contain_due_at",
+            field=models.DateTimeField(blank=True, help_text="Contain by (SLA).", null=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='contained_at',
+            model_name="alert",
+            name="contained_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='duplicate_of',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='duplicates', to='alerts_app.alert'),
+            model_name="alert",
+            name="duplicate_of",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="duplicates",
+                to="alerts_app.alert",
+            ),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='escalated_at',
+            model_name="alert",
+            name="escalated_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='escalated_to',
+            model_name="alert",
+            name="escalated_to",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='escalation_level',
+            model_name="alert",
+            name="escalation_level",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='escalation_reason',
+            model_name="alert",
+            name="escalation_reason",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='risk_approver',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='approved_alerts', to=settings.AUTH_USER_MODEL),
+            model_name="alert",
+            name="risk_approver",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="approved_alerts",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.CreateModel(
-            name='Comment',
+            name="Comment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('author_label', models.CharField(max_length=200)),
-                ('text', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='comments', to='alerts_app.alert')),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('mentions', models.ManyToManyField(blank=True, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("author_label", models.CharField(max_length=200)),
+                ("text", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="comments",
+                        to="alerts_app.alert",
+                    ),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "mentions",
+                    models.ManyToManyField(
+                        blank=True, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('assigned', 'Assigned to you'), ('mention', 'Mentioned'), ('sla_breach', 'SLA breached'), ('approval', 'Approval requested'), ('escalated', 'Escalated'), ('owner_question', 'Owner asked')], max_length=20)),
-                ('subject', models.CharField(max_length=250)),
-                ('body', models.TextField()),
-                ('link', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('digest', models.BooleanField(default=False, help_text='Held for the next digest.')),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('channels', models.JSONField(blank=True, default=list, help_text='Where it was delivered.')),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('alert', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='alerts_app.alert')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='sessions_app.owner')),
-                ('recipient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='alert_notifications', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("assigned", "Assigned to you"),
+                            ("mention", "Mentioned"),
+                            ("sla_breach", "SLA breached"),
+                            ("approval", "Approval requested"),
+                            ("escalated", "Escalated"),
+                            ("owner_question", "Owner asked"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("subject", models.CharField(max_length=250)),
+                ("body", models.TextField()),
+                ("link", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "digest",
+                    models.BooleanField(default=False, help_text="Held for the next digest."),
+                ),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "channels",
+                    models.JSONField(blank=True, default=list, help_text="Where it was delivered."),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="alerts_app.alert",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="sessions_app.owner",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alert_notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='NotificationPreference',
+            name="NotificationPreference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('digest', models.BooleanField(default=False, help_text='Collect notifications into one periodic digest.')),
-                ('email', models.BooleanField(default=True)),
-                ('webhook_url', models.URLField(blank=True, help_text='Slack-compatible incoming webhook.')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='notification_preference', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "digest",
+                    models.BooleanField(
+                        default=False, help_text="Collect notifications into one periodic digest."
+                    ),
+                ),
+                ("email", models.BooleanField(default=True)),
+                (
+                    "webhook_url",
+                    models.URLField(blank=True, help_text="Slack-compatible incoming webhook."),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notification_preference",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='OwnerQuestion',
+            name="OwnerQuestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('question', models.TextField()),
-                ('asked_at', models.DateTimeField(auto_now_add=True)),
-                ('answer', models.CharField(blank=True, choices=[('confirmed', 'Yes, this was us / expected'), ('denied', 'No, this was not us'), ('unsure', 'Not sure')], max_length=12)),
-                ('answer_note', models.TextField(blank=True)),
-                ('answered_at', models.DateTimeField(blank=True, null=True)),
-                ('answered_by', models.CharField(blank=True, help_text='Name the owner gave.', max_length=200)),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='owner_questions', to='alerts_app.alert')),
-                ('asked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='sessions_app.owner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("question", models.TextField()),
+                ("asked_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "answer",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("confirmed", "Yes, this was us / expected"),
+                            ("denied", "No, this was not us"),
+                            ("unsure", "Not sure"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("answer_note", models.TextField(blank=True)),
+                ("answered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "answered_by",
+                    models.CharField(blank=True, help_text="Name the owner gave.", max_length=200),
+                ),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="owner_questions",
+                        to="alerts_app.alert",
+                    ),
+                ),
+                (
+                    "asked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="questions",
+                        to="sessions_app.owner",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-asked_at', '-id'],
+                "ordering": ["-asked_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Revocation',
+            name="Revocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(choices=[('session', 'This session'), ('identity_all', 'All sessions of the identity'), ('credential', 'This credential / token')], max_length=20)),
-                ('reason', models.TextField()),
-                ('provider', models.CharField(help_text='Provider(s) called: okta, entra, google, webhook (comma list).', max_length=100)),
-                ('idempotency_key', models.CharField(max_length=64, unique=True)),
-                ('status', models.CharField(choices=[('requested', 'Requested'), ('pending_approval', 'Pending approval'), ('approved', 'Approved'), ('executing', 'Executing'), ('succeeded', 'Succeeded'), ('partially_succeeded', 'Partially succeeded'), ('failed', 'Failed'), ('rejected', 'Rejected')], default='requested', max_length=20)),
-                ('requested_by_label', models.CharField(max_length=200)),
-                ('requested_at', models.DateTimeField()),
-                ('approval_required', models.BooleanField(default=False)),
-                ('approval_reasons', models.JSONField(blank=True, default=list)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('approval_note', models.TextField(blank=True)),
-                ('rejected_at', models.DateTimeField(blank=True, null=True)),
-                ('rejection_reason', models.TextField(blank=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_until', models.DateTimeField(blank=True, help_text='A worker executing it holds it until then.', null=True)),
-                ('preview', models.JSONField(default=dict, help_text='The blast radius shown when requested.')),
-                ('session_ids', models.JSONField(default=list, help_text='Local sessions the provider calls revoke (the blast radius).')),
-                ('containment', models.CharField(choices=[('pending', 'Pending verification'), ('verified', 'Verified'), ('failed', 'Failed'), ('not_applicable', 'Not applicable')], default='not_applicable', max_length=20)),
-                ('effective_at', models.DateTimeField(blank=True, help_text="Completion plus the provider's propagation grace.", null=True)),
-                ('verify_until', models.DateTimeField(blank=True, null=True)),
-                ('containment_decided_at', models.DateTimeField(blank=True, null=True)),
-                ('containment_evidence', models.JSONField(blank=True, default=dict)),
-                ('alert', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='revocations', to='alerts_app.alert')),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('identity', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='revocations', to='sessions_app.identity')),
-                ('rejected_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='revocations', to='sessions_app.session')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("session", "This session"),
+                            ("identity_all", "All sessions of the identity"),
+                            ("credential", "This credential / token"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                (
+                    "provider",
+                    models.CharField(
+                        help_text="Provider(s) called: okta, entra, google, webhook (comma list).",
+                        max_length=100,
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=64, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Requested"),
+                            ("pending_approval", "Pending approval"),
+                            ("approved", "Approved"),
+                            ("executing", "Executing"),
+                            ("succeeded", "Succeeded"),
+                            ("partially_succeeded", "Partially succeeded"),
+                            ("failed", "Failed"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="requested",
+                        max_length=20,
+                    ),
+                ),
+                ("requested_by_label", models.CharField(max_length=200)),
+                ("requested_at", models.DateTimeField()),
+                ("approval_required", models.BooleanField(default=False)),
+                ("approval_reasons", models.JSONField(blank=True, default=list)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("approval_note", models.TextField(blank=True)),
+                ("rejected_at", models.DateTimeField(blank=True, null=True)),
+                ("rejection_reason", models.TextField(blank=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "lease_until",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="A worker executing it holds it until then.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "preview",
+                    models.JSONField(
+                        default=dict, help_text="The blast radius shown when requested."
+                    ),
+                ),
+                (
+                    "session_ids",
+                    models.JSONField(
+                        default=list,
+                        help_text="Local sessions the provider calls revoke (the blast radius).",
+                    ),
+                ),
+                (
+                    "containment",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending verification"),
+                            ("verified", "Verified"),
+                            ("failed", "Failed"),
+                            ("not_applicable", "Not applicable"),
+                        ],
+                        default="not_applicable",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "effective_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Completion plus the provider's propagation grace.",
+                        null=True,
+                    ),
+                ),
+                ("verify_until", models.DateTimeField(blank=True, null=True)),
+                ("containment_decided_at", models.DateTimeField(blank=True, null=True)),
+                ("containment_evidence", models.JSONField(blank=True, default=dict)),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="revocations",
+                        to="alerts_app.alert",
+                    ),
+                ),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "identity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="revocations",
+                        to="sessions_app.identity",
+                    ),
+                ),
+                (
+                    "rejected_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="revocations",
+                        to="sessions_app.session",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at', '-id'],
-                'permissions': [('request_revocation', 'Can request a revocation'), ('approve_revocation', 'Can approve or reject a revocation')],
+                "ordering": ["-requested_at", "-id"],
+                "permissions": [
+                    ("request_revocation", "Can request a revocation"),
+                    ("approve_revocation", "Can approve or reject a revocation"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RevocationTarget',
+            name="RevocationTarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(max_length=20)),
-                ('action', models.CharField(help_text='e.g. okta.revoke_user_sessions', max_length=60)),
-                ('provider_user_id', models.CharField(max_length=300)),
-                ('provider_session_id', models.CharField(blank=True, max_length=300)),
-                ('session_ids', models.JSONField(default=list, help_text='Local sessions this call revokes.')),
-                ('grace_seconds', models.PositiveIntegerField(help_text="The provider's documented propagation delay for this action.")),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='pending', max_length=20)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('revocation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='targets', to='alerts_app.revocation')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='sessions_app.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider", models.CharField(max_length=20)),
+                (
+                    "action",
+                    models.CharField(help_text="e.g. okta.revoke_user_sessions", max_length=60),
+                ),
+                ("provider_user_id", models.CharField(max_length=300)),
+                ("provider_session_id", models.CharField(blank=True, max_length=300)),
+                (
+                    "session_ids",
+                    models.JSONField(default=list, help_text="Local sessions this call revokes."),
+                ),
+                (
+                    "grace_seconds",
+                    models.PositiveIntegerField(
+                        help_text="The provider's documented propagation delay for this action."
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "revocation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="targets",
+                        to="alerts_app.revocation",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="sessions_app.source",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='RevocationAttempt',
+            name="RevocationAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField(help_text='1 for the first call of this target.')),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField()),
-                ('method', models.CharField(max_length=10)),
-                ('url', models.CharField(max_length=1000)),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('outcome', models.CharField(choices=[('success', 'Success'), ('retryable', 'Transient failure (retried)'), ('failed', 'Failed (not retried)')], max_length=20)),
-                ('response_body', models.TextField(blank=True)),
-                ('response_headers', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('retry_in_seconds', models.FloatField(blank=True, null=True)),
-                ('revocation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='alerts_app.revocation')),
-                ('target', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='calls', to='alerts_app.revocationtarget')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.PositiveSmallIntegerField(
+                        help_text="1 for the first call of this target."
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField()),
+                ("method", models.CharField(max_length=10)),
+                ("url", models.CharField(max_length=1000)),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("success", "Success"),
+                            ("retryable", "Transient failure (retried)"),
+                            ("failed", "Failed (not retried)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("response_body", models.TextField(blank=True)),
+                ("response_headers", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("retry_in_seconds", models.FloatField(blank=True, null=True)),
+                (
+                    "revocation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to="alerts_app.revocation",
+                    ),
+                ),
+                (
+                    "target",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="calls",
+                        to="alerts_app.revocationtarget",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['started_at', 'id'],
+                "ordering": ["started_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='SavedView',
+            name="SavedView",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80)),
-                ('query', models.CharField(blank=True, max_length=1000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='saved_alert_views', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=80)),
+                ("query", models.CharField(blank=True, max_length=1000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="saved_alert_views",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='SLAPolicy',
+            name="SLAPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('severity', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('critical', 'Critical')], max_length=10)),
-                ('identity_class', models.CharField(choices=[('human', 'Human'), ('non_human', 'Non-human / agent')], max_length=12)),
-                ('ack_minutes', models.PositiveIntegerField(help_text='Minutes to acknowledge.')),
-                ('contain_minutes', models.PositiveIntegerField(help_text='Minutes to contain.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("low", "Low"),
+                            ("medium", "Medium"),
+                            ("high", "High"),
+                            ("critical", "Critical"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "identity_class",
+                    models.CharField(
+                        choices=[("human", "Human"), ("non_human", "Non-human / agent")],
+                        max_length=12,
+                    ),
+                ),
+                ("ack_minutes", models.PositiveIntegerField(help_text="Minutes to acknowledge.")),
+                ("contain_minutes", models.PositiveIntegerField(help_text="Minutes to contain.")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SLA policy',
-                'verbose_name_plural': 'SLA policies',
+                "verbose_name": "SLA policy",
+                "verbose_name_plural": "SLA policies",
             },
         ),
         migrations.CreateModel(
-            name='SuppressionRule',
+            name="SuppressionRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('detector_id', models.CharField(db_index=True, max_length=60)),
-                ('asn', models.PositiveIntegerField(blank=True, null=True, verbose_name='ASN')),
-                ('country', models.CharField(blank=True, max_length=2)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='IP')),
-                ('reason', models.TextField()),
-                ('expires_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('ended_at', models.DateTimeField(blank=True, help_text='Set when the rule expired or was ended early.', null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('created_from', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='alerts_app.alert')),
-                ('identity', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='sessions_app.identity')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("detector_id", models.CharField(db_index=True, max_length=60)),
+                ("asn", models.PositiveIntegerField(blank=True, null=True, verbose_name="ASN")),
+                ("country", models.CharField(blank=True, max_length=2)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True, verbose_name="IP")),
+                ("reason", models.TextField()),
+                ("expires_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "ended_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set when the rule expired or was ended early.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "created_from",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="alerts_app.alert",
+                    ),
+                ),
+                (
+                    "identity",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="sessions_app.identity",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'permissions': [('manage_suppressionrule', 'Can end suppression rules early')],
+                "ordering": ["-created_at"],
+                "permissions": [("manage_suppressionrule", "Can end suppression rules early")],
             },
         ),
         migrations.AddField(
-            model_name='alert',
-            name='suppressed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='alerts', to='alerts_app.suppressionrule'),
+            model_name="alert",
+            name="suppressed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="alerts",
+                to="alerts_app.suppressionrule",
+            ),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['assignee', 'stage', '-last_seen_at'], name='alert_assignee_queue'),
+            model_name="alert",
+            index=models.Index(
+                fields=["assignee", "stage", "-last_seen_at"], name="alert_assignee_queue"
+            ),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['-last_seen_at', '-id'], name='alert_recent'),
+            model_name="alert",
+            index=models.Index(fields=["-last_seen_at", "-id"], name="alert_recent"),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['response_owner', 'stage'], name='alert_owner_stage'),
+            model_name="alert",
+            index=models.Index(fields=["response_owner", "stage"], name="alert_owner_stage"),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['sent_at', 'digest'], name='notification_pending'),
+            model_name="notification",
+            index=models.Index(fields=["sent_at", "digest"], name="notification_pending"),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.CheckConstraint(condition=models.Q(('recipient__isnull', False), ('owner__isnull', False), _connector='OR'), name='notification_has_target'),
+            model_name="notification",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("recipient__isnull", False), ("owner__isnull", False), _connector="OR"
+                ),
+                name="notification_has_target",
+            ),
         ),
         migrations.AddIndex(
-            model_name='revocation',
-            index=models.Index(fields=['status', '-requested_at'], name='revocation_status_recent'),
+            model_name="revocation",
+            index=models.Index(fields=["status", "-requested_at"], name="revocation_status_recent"),
         ),
         migrations.AddIndex(
-            model_name='revocation',
-            index=models.Index(fields=['containment', 'verify_until'], name='revocation_containment'),
+            model_name="revocation",
+            index=models.Index(
+                fields=["containment", "verify_until"], name="revocation_containment"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='revocation',
-            constraint=models.CheckConstraint(condition=models.Q(('scope__in', ['session', 'identity_all', 'credential'])), name='revocation_scope_valid'),
+            model_name="revocation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("scope__in", ["session", "identity_all", "credential"])),
+                name="revocation_scope_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='revocation',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['requested', 'pending_approval', 'approved', 'executing', 'succeeded', 'partially_succeeded', 'failed', 'rejected'])), name='revocation_status_valid'),
+            model_name="revocation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "requested",
+                            "pending_approval",
+                            "approved",
+                            "executing",
+                            "succeeded",
+                            "partially_succeeded",
+                            "failed",
+                            "rejected",
+                        ],
+                    )
+                ),
+                name="revocation_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='revocation',
-            constraint=models.CheckConstraint(condition=models.Q(('containment__in', ['pending', 'verified', 'failed', 'not_applicable'])), name='revocation_containment_valid'),
+            model_name="revocation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("containment__in", ["pending", "verified", "failed", "not_applicable"])
+                ),
+                name="revocation_containment_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='revocation',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['requested', 'pending_approval', 'approved', 'executing'])), fields=('identity', 'scope', 'session'), name='revocation_one_in_flight', nulls_distinct=False),
+            model_name="revocation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("status__in", ["requested", "pending_approval", "approved", "executing"])
+                ),
+                fields=("identity", "scope", "session"),
+                name="revocation_one_in_flight",
+                nulls_distinct=False,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='revocationtarget',
-            constraint=models.UniqueConstraint(fields=('revocation', 'source'), name='revocation_target_once'),
+            model_name="revocationtarget",
+            constraint=models.UniqueConstraint(
+                fields=("revocation", "source"), name="revocation_target_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='revocationattempt',
-            constraint=models.UniqueConstraint(fields=('target', 'number'), name='revocation_attempt_number'),
+            model_name="revocationattempt",
+            constraint=models.UniqueConstraint(
+                fields=("target", "number"), name="revocation_attempt_number"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='savedview',
-            constraint=models.UniqueConstraint(fields=('user', 'name'), name='saved_view_name_unique'),
+            model_name="savedview",
+            constraint=models.UniqueConstraint(
+                fields=("user", "name"), name="saved_view_name_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slapolicy',
-            constraint=models.UniqueConstraint(fields=('severity', 'identity_class'), name='sla_cell_unique'),
+            model_name="slapolicy",
+            constraint=models.UniqueConstraint(
+                fields=("severity", "identity_class"), name="sla_cell_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slapolicy',
-            constraint=models.CheckConstraint(condition=models.Q(('ack_minutes__gt', 0), ('contain_minutes__gte', models.F('ack_minutes'))), name='sla_minutes_order'),
+            model_name="slapolicy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ack_minutes__gt", 0), ("contain_minutes__gte", models.F("ack_minutes"))
+                ),
+                name="sla_minutes_order",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='suppressionrule',
-            constraint=models.CheckConstraint(condition=models.Q(('identity__isnull', False), ('asn__isnull', False), ('ip__isnull', False), models.Q(('country', ''), _negated=True), _connector='OR'), name='suppression_has_condition'),
+            model_name="suppressionrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("identity__isnull", False),
+                    ("asn__isnull", False),
+                    ("ip__isnull", False),
+                    models.Q(("country", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="suppression_has_condition",
+            ),
         ),
     ]

@@ -5,20 +5,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts_app', '0003_triage_workflow'),
-        ('sessions_app', '0003_session_lifetime_policies'),
+        ("alerts_app", "0003_triage_workflow"),
+        ("sessions_app", "0003_session_lifetime_policies"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(condition=models.Q(('stage__in', ['new', 'in_progress', 'contained'])), fields=['-last_seen_at', '-id'], name='alert_open_recent'),
+            model_name="alert",
+            index=models.Index(
+                condition=models.Q(("stage__in", ["new", "in_progress", "contained"])),
+                fields=["-last_seen_at", "-id"],
+                name="alert_open_recent",
+            ),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(condition=models.Q(('stage__in', ['new', 'in_progress', 'contained'])), fields=['stage', 'assignee', 'acknowledged_at', 'ack_due_at', 'contained_at', 'contain_due_at'], name='alert_open_counters'),
+            model_name="alert",
+            index=models.Index(
+                condition=models.Q(("stage__in", ["new", "in_progress", "contained"])),
+                fields=[
+                    "stage",
+                    "assignee",
+                    "acknowledged_at",
+                    "ack_due_at",
+                    "contained_at",
+                    "contain_due_at",
+                ],
+                name="alert_open_counters",
+            ),
         ),
     ]

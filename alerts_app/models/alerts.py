@@ -233,6 +233,7 @@ class Alert(models.Model):
                 fields=["assignee", "stage", "-last_seen_at"], name="alert_assignee_queue"
             ),
             models.Index(fields=["-last_seen_at", "-id"], name="alert_recent"),
+            models.Index(fields=["-score", "-id"], name="alert_score"),
             # The queue's default (open alerts, newest first) and its counters read only the
             # open few percent of the table: partial indexes keep both off the closed rows.
             models.Index(
