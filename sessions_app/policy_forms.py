@@ -16,6 +16,7 @@ from .models import (
     ViolationAction,
 )
 from .policy_rules import check_policy_values, normalise_countries
+from .policy_services import EDITABLE_FIELDS
 from .policy_templates import TEMPLATES, PolicyTemplate
 
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -128,27 +129,7 @@ class PolicyForm(forms.Form):
     template = forms.CharField(widget=forms.HiddenInput, required=False)
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
-    VALUE_FIELDS = (
-        "name",
-        "description",
-        "template",
-        "assurance_level",
-        "identity_kind",
-        "privilege_tier",
-        "source",
-        "client_app",
-        "department",
-        "max_lifetime_s",
-        "idle_timeout_s",
-        "reauth_window_s",
-        "device_binding",
-        "allowed_countries",
-        "violation_action",
-        "mode",
-        "priority",
-        "justification",
-        "enabled",
-    )
+    VALUE_FIELDS = EDITABLE_FIELDS  # the service's editable fields, in the same order
 
     def __init__(self, *args, for_backtest: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
