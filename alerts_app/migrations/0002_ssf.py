@@ -6,104 +6,209 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts_app', '0001_initial'),
+        ("alerts_app", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SsfSigningKey',
+            name="SsfSigningKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kid', models.CharField(max_length=64, unique=True)),
-                ('private_key_encrypted', models.BinaryField()),
-                ('public_jwk', models.JSONField(help_text='The public key as a JWK (kty, n, e, kid, use, alg).')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('retired_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kid", models.CharField(max_length=64, unique=True)),
+                ("private_key_encrypted", models.BinaryField()),
+                (
+                    "public_jwk",
+                    models.JSONField(
+                        help_text="The public key as a JWK (kty, n, e, kid, use, alg)."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("retired_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='SsfReceiver',
+            name="SsfReceiver",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('audience', models.CharField(help_text="The receiver's identifier; every SET's aud for its streams.", max_length=500)),
-                ('token_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('token_prefix', models.CharField(editable=False, max_length=12)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "audience",
+                    models.CharField(
+                        help_text="The receiver's identifier; every SET's aud for its streams.",
+                        max_length=500,
+                    ),
+                ),
+                ("token_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("token_prefix", models.CharField(editable=False, max_length=12)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='SsfStream',
+            name="SsfStream",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stream_id', models.CharField(editable=False, max_length=32, unique=True)),
-                ('description', models.CharField(blank=True, max_length=500)),
-                ('delivery_method', models.CharField(choices=[('urn:ietf:rfc:8935', 'Push (RFC 8935)'), ('urn:ietf:rfc:8936', 'Poll (RFC 8936)')], max_length=40)),
-                ('endpoint_url', models.URLField(blank=True, help_text="Push: the receiver's URL (poll streams: empty).", max_length=500)),
-                ('authorization_header_encrypted', models.BinaryField(blank=True, default=b'')),
-                ('events_requested', models.JSONField(blank=True, default=list)),
-                ('events_delivered', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('enabled', 'Enabled'), ('paused', 'Paused'), ('disabled', 'Disabled')], default='enabled', max_length=10)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('last_verification_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('receiver', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='streams', to='alerts_app.ssfreceiver')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("stream_id", models.CharField(editable=False, max_length=32, unique=True)),
+                ("description", models.CharField(blank=True, max_length=500)),
+                (
+                    "delivery_method",
+                    models.CharField(
+                        choices=[
+                            ("urn:ietf:rfc:8935", "Push (RFC 8935)"),
+                            ("urn:ietf:rfc:8936", "Poll (RFC 8936)"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                (
+                    "endpoint_url",
+                    models.URLField(
+                        blank=True,
+                        help_text="Push: the receiver's URL (poll streams: empty).",
+                        max_length=500,
+                    ),
+                ),
+                ("authorization_header_encrypted", models.BinaryField(blank=True, default=b"")),
+                ("events_requested", models.JSONField(blank=True, default=list)),
+                ("events_delivered", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("enabled", "Enabled"),
+                            ("paused", "Paused"),
+                            ("disabled", "Disabled"),
+                        ],
+                        default="enabled",
+                        max_length=10,
+                    ),
+                ),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                ("last_verification_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "receiver",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="streams",
+                        to="alerts_app.ssfreceiver",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['receiver__name', 'created_at'],
+                "ordering": ["receiver__name", "created_at"],
             },
         ),
         migrations.CreateModel(
-            name='SsfEvent',
+            name="SsfEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('jti', models.CharField(max_length=64, unique=True)),
-                ('txn', models.CharField(max_length=100)),
-                ('event_type', models.CharField(max_length=200)),
-                ('token', models.TextField(help_text='The signed SET (compact JWS).')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('delivered', 'Delivered (push accepted)'), ('acked', 'Acknowledged (poll)'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('last_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('stream', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='alerts_app.ssfstream')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("jti", models.CharField(max_length=64, unique=True)),
+                ("txn", models.CharField(max_length=100)),
+                ("event_type", models.CharField(max_length=200)),
+                ("token", models.TextField(help_text="The signed SET (compact JWS).")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("delivered", "Delivered (push accepted)"),
+                            ("acked", "Acknowledged (poll)"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("last_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "stream",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="alerts_app.ssfstream",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='ssfstream',
-            constraint=models.CheckConstraint(condition=models.Q(('delivery_method__in', ['urn:ietf:rfc:8935', 'urn:ietf:rfc:8936'])), name='ssf_stream_method_valid'),
+            model_name="ssfstream",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("delivery_method__in", ["urn:ietf:rfc:8935", "urn:ietf:rfc:8936"])
+                ),
+                name="ssf_stream_method_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ssfstream',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['enabled', 'paused', 'disabled'])), name='ssf_stream_status_valid'),
+            model_name="ssfstream",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["enabled", "paused", "disabled"])),
+                name="ssf_stream_status_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ssfevent',
-            index=models.Index(fields=['stream', 'status', 'id'], name='ssf_event_stream_queue'),
+            model_name="ssfevent",
+            index=models.Index(fields=["stream", "status", "id"], name="ssf_event_stream_queue"),
         ),
         migrations.AddConstraint(
-            model_name='ssfevent',
-            constraint=models.UniqueConstraint(fields=('stream', 'txn', 'event_type'), name='ssf_event_once_per_cause'),
+            model_name="ssfevent",
+            constraint=models.UniqueConstraint(
+                fields=("stream", "txn", "event_type"), name="ssf_event_once_per_cause"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ssfevent',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'delivered', 'acked', 'failed'])), name='ssf_event_status_valid'),
+            model_name="ssfevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["queued", "delivered", "acked", "failed"])),
+                name="ssf_event_status_valid",
+            ),
         ),
     ]

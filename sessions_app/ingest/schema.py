@@ -37,7 +37,8 @@ class NormalizedEvent:
     # session (OCSF actor.session)
     session_key: str = ""  # the key govern tracks the session by ('' when none)
     session_keys: dict[str, str] = field(default_factory=dict)  # every session id the provider gave
-    token_kind: str = "browser_session"  # sessions_app.choices.TokenKind value
+    # sessions_app.choices.TokenKind value (a kind of token, not a secret)
+    token_kind: str = "browser_session"  # noqa: S105
     # src_endpoint
     ip: str | None = None
     asn: int | None = None

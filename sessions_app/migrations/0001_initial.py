@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,273 +15,631 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Owner',
+            name="Owner",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('chat_webhook_url', models.URLField(blank=True, help_text='Slack-compatible incoming webhook for this owner.')),
-                ('escalation_contact', models.CharField(blank=True, help_text='Who to escalate to (name, email or rota).', max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "chat_webhook_url",
+                    models.URLField(
+                        blank=True, help_text="Slack-compatible incoming webhook for this owner."
+                    ),
+                ),
+                (
+                    "escalation_contact",
+                    models.CharField(
+                        blank=True,
+                        help_text="Who to escalate to (name, email or rota).",
+                        max_length=200,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Identity',
+            name="Identity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('human', 'Human'), ('service_account', 'Service account'), ('api_key', 'API key'), ('oauth_app', 'OAuth app'), ('workload', 'Workload'), ('ai_agent', 'AI agent')], default='human', max_length=20)),
-                ('display_name', models.CharField(max_length=300)),
-                ('login', models.CharField(db_index=True, help_text='Login / alternate id.', max_length=300)),
-                ('provider_ids', models.JSONField(blank=True, default=dict, help_text='Provider id per source: {source_id: provider_id}.')),
-                ('privilege_tier', models.CharField(choices=[('standard', 'Standard'), ('privileged', 'Privileged'), ('break_glass', 'Break-glass')], default='standard', max_length=20)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('disabled', 'Disabled'), ('offboarded', 'Offboarded')], default='active', max_length=20)),
-                ('department', models.CharField(blank=True, max_length=200)),
-                ('first_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('credential_changed_at', models.DateTimeField(blank=True, help_text='Last password or MFA reset seen for this identity.', null=True)),
-                ('risk_score', models.PositiveSmallIntegerField(default=0)),
-                ('risk_factors', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='identities', to='sessions_app.owner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("human", "Human"),
+                            ("service_account", "Service account"),
+                            ("api_key", "API key"),
+                            ("oauth_app", "OAuth app"),
+                            ("workload", "Workload"),
+                            ("ai_agent", "AI agent"),
+                        ],
+                        default="human",
+                        max_length=20,
+                    ),
+                ),
+                ("display_name", models.CharField(max_length=300)),
+                (
+                    "login",
+                    models.CharField(
+                        db_index=True, help_text="Login / alternate id.", max_length=300
+                    ),
+                ),
+                (
+                    "provider_ids",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Provider id per source: {source_id: provider_id}.",
+                    ),
+                ),
+                (
+                    "privilege_tier",
+                    models.CharField(
+                        choices=[
+                            ("standard", "Standard"),
+                            ("privileged", "Privileged"),
+                            ("break_glass", "Break-glass"),
+                        ],
+                        default="standard",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("disabled", "Disabled"),
+                            ("offboarded", "Offboarded"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("department", models.CharField(blank=True, max_length=200)),
+                ("first_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "credential_changed_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Last password or MFA reset seen for this identity.",
+                        null=True,
+                    ),
+                ),
+                ("risk_score", models.PositiveSmallIntegerField(default=0)),
+                ("risk_factors", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="identities",
+                        to="sessions_app.owner",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'identities',
-                'ordering': ['display_name'],
+                "verbose_name_plural": "identities",
+                "ordering": ["display_name"],
             },
         ),
         migrations.CreateModel(
-            name='Source',
+            name="Source",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('kind', models.CharField(choices=[('okta', 'Okta'), ('entra', 'Microsoft Entra ID'), ('google', 'Google Workspace'), ('webhook', 'Webhook (push)'), ('file', 'File import')], max_length=20)),
-                ('settings', models.JSONField(blank=True, default=dict, help_text='Non-secret settings: base URL, tenant id, mapping…')),
-                ('secrets_encrypted', models.BinaryField(blank=True, default=b'', help_text='Fernet-encrypted JSON of secrets.')),
-                ('enabled', models.BooleanField(default=True)),
-                ('poll_interval_seconds', models.PositiveIntegerField(default=60)),
-                ('cursor', models.JSONField(blank=True, default=dict, help_text='Where the next poll resumes (next link, watermark).')),
-                ('last_poll_at', models.DateTimeField(blank=True, null=True)),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
-                ('next_poll_at', models.DateTimeField(blank=True, null=True)),
-                ('newest_event_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('rate_limit', models.JSONField(blank=True, default=dict, help_text='Last rate-limit headers (limit, remaining, reset).')),
-                ('events_total', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("okta", "Okta"),
+                            ("entra", "Microsoft Entra ID"),
+                            ("google", "Google Workspace"),
+                            ("webhook", "Webhook (push)"),
+                            ("file", "File import"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "settings",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Non-secret settings: base URL, tenant id, mapping…",
+                    ),
+                ),
+                (
+                    "secrets_encrypted",
+                    models.BinaryField(
+                        blank=True, default=b"", help_text="Fernet-encrypted JSON of secrets."
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("poll_interval_seconds", models.PositiveIntegerField(default=60)),
+                (
+                    "cursor",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Where the next poll resumes (next link, watermark).",
+                    ),
+                ),
+                ("last_poll_at", models.DateTimeField(blank=True, null=True)),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
+                ("next_poll_at", models.DateTimeField(blank=True, null=True)),
+                ("newest_event_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                (
+                    "rate_limit",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Last rate-limit headers (limit, remaining, reset).",
+                    ),
+                ),
+                ("events_total", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('kind__in', ['okta', 'entra', 'google', 'webhook', 'file'])), name='source_kind_valid')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("kind__in", ["okta", "entra", "google", "webhook", "file"])
+                        ),
+                        name="source_kind_valid",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_key', models.CharField(help_text="The provider's session/token key.", max_length=300)),
-                ('token_kind', models.CharField(choices=[('browser_session', 'Browser session'), ('refresh_token', 'Refresh token'), ('access_token', 'Access token'), ('api_token', 'API token'), ('oauth_grant', 'OAuth grant')], default='browser_session', max_length=20)),
-                ('authenticated_at', models.DateTimeField(blank=True, null=True)),
-                ('auth_methods', models.JSONField(blank=True, default=list)),
-                ('mfa', models.BooleanField(null=True)),
-                ('first_seen_at', models.DateTimeField()),
-                ('first_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('first_asn', models.PositiveIntegerField(blank=True, null=True)),
-                ('first_as_org', models.CharField(blank=True, max_length=200)),
-                ('first_country', models.CharField(blank=True, max_length=2)),
-                ('first_city', models.CharField(blank=True, max_length=100)),
-                ('first_lat', models.FloatField(blank=True, null=True)),
-                ('first_lon', models.FloatField(blank=True, null=True)),
-                ('first_user_agent', models.TextField(blank=True)),
-                ('first_device_id', models.CharField(blank=True, max_length=200)),
-                ('last_seen_at', models.DateTimeField()),
-                ('last_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('last_asn', models.PositiveIntegerField(blank=True, null=True)),
-                ('last_as_org', models.CharField(blank=True, max_length=200)),
-                ('last_country', models.CharField(blank=True, max_length=2)),
-                ('last_city', models.CharField(blank=True, max_length=100)),
-                ('last_lat', models.FloatField(blank=True, null=True)),
-                ('last_lon', models.FloatField(blank=True, null=True)),
-                ('last_user_agent', models.TextField(blank=True)),
-                ('last_device_id', models.CharField(blank=True, max_length=200)),
-                ('event_count', models.PositiveIntegerField(default=0)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('ended', 'Ended'), ('expired', 'Expired'), ('revoked', 'Revoked')], default='active', max_length=20)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_by', models.CharField(blank=True, help_text="Who revoked it: a govern user, 'idp' or 'system'.", max_length=200)),
-                ('risk_score', models.PositiveSmallIntegerField(default=0)),
-                ('risk_factors', models.JSONField(blank=True, default=list)),
-                ('identity', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sessions', to='sessions_app.identity')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='sessions_app.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "session_key",
+                    models.CharField(help_text="The provider's session/token key.", max_length=300),
+                ),
+                (
+                    "token_kind",
+                    models.CharField(
+                        choices=[
+                            ("browser_session", "Browser session"),
+                            ("refresh_token", "Refresh token"),
+                            ("access_token", "Access token"),
+                            ("api_token", "API token"),
+                            ("oauth_grant", "OAuth grant"),
+                        ],
+                        default="browser_session",
+                        max_length=20,
+                    ),
+                ),
+                ("authenticated_at", models.DateTimeField(blank=True, null=True)),
+                ("auth_methods", models.JSONField(blank=True, default=list)),
+                ("mfa", models.BooleanField(null=True)),
+                ("first_seen_at", models.DateTimeField()),
+                ("first_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("first_asn", models.PositiveIntegerField(blank=True, null=True)),
+                ("first_as_org", models.CharField(blank=True, max_length=200)),
+                ("first_country", models.CharField(blank=True, max_length=2)),
+                ("first_city", models.CharField(blank=True, max_length=100)),
+                ("first_lat", models.FloatField(blank=True, null=True)),
+                ("first_lon", models.FloatField(blank=True, null=True)),
+                ("first_user_agent", models.TextField(blank=True)),
+                ("first_device_id", models.CharField(blank=True, max_length=200)),
+                ("last_seen_at", models.DateTimeField()),
+                ("last_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("last_asn", models.PositiveIntegerField(blank=True, null=True)),
+                ("last_as_org", models.CharField(blank=True, max_length=200)),
+                ("last_country", models.CharField(blank=True, max_length=2)),
+                ("last_city", models.CharField(blank=True, max_length=100)),
+                ("last_lat", models.FloatField(blank=True, null=True)),
+                ("last_lon", models.FloatField(blank=True, null=True)),
+                ("last_user_agent", models.TextField(blank=True)),
+                ("last_device_id", models.CharField(blank=True, max_length=200)),
+                ("event_count", models.PositiveIntegerField(default=0)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("ended", "Ended"),
+                            ("expired", "Expired"),
+                            ("revoked", "Revoked"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "revoked_by",
+                    models.CharField(
+                        blank=True,
+                        help_text="Who revoked it: a govern user, 'idp' or 'system'.",
+                        max_length=200,
+                    ),
+                ),
+                ("risk_score", models.PositiveSmallIntegerField(default=0)),
+                ("risk_factors", models.JSONField(blank=True, default=list)),
+                (
+                    "identity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sessions",
+                        to="sessions_app.identity",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sessions",
+                        to="sessions_app.source",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_seen_at'],
+                "ordering": ["-last_seen_at"],
             },
         ),
         migrations.CreateModel(
-            name='QuarantinedEvent',
+            name="QuarantinedEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('reason', models.TextField()),
-                ('payload', models.TextField(help_text='The raw input exactly as received (JSON or text).')),
-                ('format', models.CharField(blank=True, max_length=20)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='quarantined', to='sessions_app.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ("reason", models.TextField()),
+                (
+                    "payload",
+                    models.TextField(help_text="The raw input exactly as received (JSON or text)."),
+                ),
+                ("format", models.CharField(blank=True, max_length=20)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="quarantined",
+                        to="sessions_app.source",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at'],
+                "ordering": ["-received_at"],
             },
         ),
         migrations.CreateModel(
-            name='IdentityLink',
+            name="IdentityLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider_id', models.CharField(max_length=300)),
-                ('identity', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='sessions_app.identity')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identity_links', to='sessions_app.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider_id", models.CharField(max_length=300)),
+                (
+                    "identity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links",
+                        to="sessions_app.identity",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identity_links",
+                        to="sessions_app.source",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='EventDailyCount',
+            name="EventDailyCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('event_type', models.CharField(max_length=30)),
-                ('count', models.BigIntegerField(default=0)),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='sessions_app.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("event_type", models.CharField(max_length=30)),
+                ("count", models.BigIntegerField(default=0)),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="sessions_app.source",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TelemetryEvent',
+            name="TelemetryEvent",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('provider_event_id', models.CharField(max_length=300)),
-                ('occurred_at', models.DateTimeField()),
-                ('received_at', models.DateTimeField()),
-                ('provider_event_type', models.CharField(max_length=200)),
-                ('event_type', models.CharField(choices=[('logon', 'Logon'), ('logoff', 'Logoff'), ('mfa_challenge', 'MFA challenge'), ('session_activity', 'Session activity'), ('sso', 'App sign-on (SSO)'), ('token_issued', 'Token issued'), ('token_refresh', 'Token refreshed'), ('token_revoked', 'Token revoked'), ('session_revoked', 'Session revoked'), ('session_expired', 'Session expired'), ('credential_change', 'Password or MFA change/reset'), ('privileged_action', 'High-value action'), ('risk_signal', 'IdP risk signal'), ('other', 'Other')], max_length=30)),
-                ('outcome', models.CharField(choices=[('success', 'Success'), ('failure', 'Failure'), ('challenge', 'Challenge'), ('unknown', 'Unknown')], max_length=20)),
-                ('session_key', models.CharField(blank=True, max_length=300)),
-                ('ip', models.GenericIPAddressField(null=True)),
-                ('asn', models.PositiveIntegerField(null=True)),
-                ('as_org', models.CharField(blank=True, max_length=200)),
-                ('country', models.CharField(blank=True, max_length=2)),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('lat', models.FloatField(null=True)),
-                ('lon', models.FloatField(null=True)),
-                ('anonymizer', models.BooleanField(default=False)),
-                ('user_agent', models.TextField(blank=True)),
-                ('device_id', models.CharField(blank=True, max_length=200)),
-                ('client_app', models.CharField(blank=True, max_length=200)),
-                ('high_value_action', models.CharField(blank=True, max_length=30)),
-                ('mfa', models.BooleanField(null=True)),
-                ('details', models.JSONField(default=dict, help_text='Session keys, auth methods, vendor risk, target, interactive.')),
-                ('raw', models.JSONField()),
-                ('identity', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='sessions_app.identity')),
-                ('session', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='sessions_app.session')),
-                ('source', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='sessions_app.source')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("provider_event_id", models.CharField(max_length=300)),
+                ("occurred_at", models.DateTimeField()),
+                ("received_at", models.DateTimeField()),
+                ("provider_event_type", models.CharField(max_length=200)),
+                (
+                    "event_type",
+                    models.CharField(
+                        choices=[
+                            ("logon", "Logon"),
+                            ("logoff", "Logoff"),
+                            ("mfa_challenge", "MFA challenge"),
+                            ("session_activity", "Session activity"),
+                            ("sso", "App sign-on (SSO)"),
+                            ("token_issued", "Token issued"),
+                            ("token_refresh", "Token refreshed"),
+                            ("token_revoked", "Token revoked"),
+                            ("session_revoked", "Session revoked"),
+                            ("session_expired", "Session expired"),
+                            ("credential_change", "Password or MFA change/reset"),
+                            ("privileged_action", "High-value action"),
+                            ("risk_signal", "IdP risk signal"),
+                            ("other", "Other"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("success", "Success"),
+                            ("failure", "Failure"),
+                            ("challenge", "Challenge"),
+                            ("unknown", "Unknown"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("session_key", models.CharField(blank=True, max_length=300)),
+                ("ip", models.GenericIPAddressField(null=True)),
+                ("asn", models.PositiveIntegerField(null=True)),
+                ("as_org", models.CharField(blank=True, max_length=200)),
+                ("country", models.CharField(blank=True, max_length=2)),
+                ("city", models.CharField(blank=True, max_length=100)),
+                ("lat", models.FloatField(null=True)),
+                ("lon", models.FloatField(null=True)),
+                ("anonymizer", models.BooleanField(default=False)),
+                ("user_agent", models.TextField(blank=True)),
+                ("device_id", models.CharField(blank=True, max_length=200)),
+                ("client_app", models.CharField(blank=True, max_length=200)),
+                ("high_value_action", models.CharField(blank=True, max_length=30)),
+                ("mfa", models.BooleanField(null=True)),
+                (
+                    "details",
+                    models.JSONField(
+                        default=dict,
+                        help_text="Session keys, auth methods, vendor risk, target, interactive.",
+                    ),
+                ),
+                ("raw", models.JSONField()),
+                (
+                    "identity",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="sessions_app.identity",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="sessions_app.session",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="sessions_app.source",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at'],
+                "ordering": ["-occurred_at"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_label', models.CharField(help_text="Username at the time, or 'system:<component>'.", max_length=200)),
-                ('verb', models.CharField(db_index=True, max_length=100)),
-                ('object_type', models.CharField(blank=True, max_length=100)),
-                ('object_id', models.CharField(blank=True, max_length=100)),
-                ('object_repr', models.CharField(blank=True, max_length=300)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('client_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('prev_hash', models.CharField(blank=True, max_length=64)),
-                ('hash', models.CharField(blank=True, max_length=64)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "actor_label",
+                    models.CharField(
+                        help_text="Username at the time, or 'system:<component>'.", max_length=200
+                    ),
+                ),
+                ("verb", models.CharField(db_index=True, max_length=100)),
+                ("object_type", models.CharField(blank=True, max_length=100)),
+                ("object_id", models.CharField(blank=True, max_length=100)),
+                ("object_repr", models.CharField(blank=True, max_length=300)),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                ("client_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("prev_hash", models.CharField(blank=True, max_length=64)),
+                ("hash", models.CharField(blank=True, max_length=64)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['object_type', 'object_id'], name='audit_object')],
+                "ordering": ["-at", "-id"],
+                "indexes": [models.Index(fields=["object_type", "object_id"], name="audit_object")],
             },
         ),
         migrations.AddIndex(
-            model_name='identity',
-            index=models.Index(fields=['kind', 'privilege_tier'], name='identity_kind_tier'),
+            model_name="identity",
+            index=models.Index(fields=["kind", "privilege_tier"], name="identity_kind_tier"),
         ),
         migrations.AddIndex(
-            model_name='identity',
-            index=models.Index(fields=['-last_seen_at'], name='identity_last_seen'),
+            model_name="identity",
+            index=models.Index(fields=["-last_seen_at"], name="identity_last_seen"),
         ),
         migrations.AddConstraint(
-            model_name='identity',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['human', 'service_account', 'api_key', 'oauth_app', 'workload', 'ai_agent'])), name='identity_kind_valid'),
+            model_name="identity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "human",
+                            "service_account",
+                            "api_key",
+                            "oauth_app",
+                            "workload",
+                            "ai_agent",
+                        ],
+                    )
+                ),
+                name="identity_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='identity',
-            constraint=models.CheckConstraint(condition=models.Q(('privilege_tier__in', ['standard', 'privileged', 'break_glass'])), name='identity_tier_valid'),
+            model_name="identity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("privilege_tier__in", ["standard", "privileged", "break_glass"])
+                ),
+                name="identity_tier_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='identity',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['active', 'disabled', 'offboarded'])), name='identity_status_valid'),
+            model_name="identity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["active", "disabled", "offboarded"])),
+                name="identity_status_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='session',
-            index=models.Index(fields=['identity', '-last_seen_at'], name='session_identity_recent'),
+            model_name="session",
+            index=models.Index(
+                fields=["identity", "-last_seen_at"], name="session_identity_recent"
+            ),
         ),
         migrations.AddIndex(
-            model_name='session',
-            index=models.Index(fields=['status', '-last_seen_at'], name='session_status_recent'),
+            model_name="session",
+            index=models.Index(fields=["status", "-last_seen_at"], name="session_status_recent"),
         ),
         migrations.AddConstraint(
-            model_name='session',
-            constraint=models.UniqueConstraint(fields=('source', 'session_key'), name='session_source_key'),
+            model_name="session",
+            constraint=models.UniqueConstraint(
+                fields=("source", "session_key"), name="session_source_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='session',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['active', 'ended', 'expired', 'revoked'])), name='session_status_valid'),
+            model_name="session",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["active", "ended", "expired", "revoked"])),
+                name="session_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='session',
-            constraint=models.CheckConstraint(condition=models.Q(('last_seen_at__gte', models.F('first_seen_at'))), name='session_seen_order'),
+            model_name="session",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("last_seen_at__gte", models.F("first_seen_at"))),
+                name="session_seen_order",
+            ),
         ),
         migrations.AddIndex(
-            model_name='quarantinedevent',
-            index=models.Index(fields=['source', 'resolved_at'], name='quarantine_open'),
+            model_name="quarantinedevent",
+            index=models.Index(fields=["source", "resolved_at"], name="quarantine_open"),
         ),
         migrations.AddConstraint(
-            model_name='identitylink',
-            constraint=models.UniqueConstraint(fields=('source', 'provider_id'), name='identity_link_unique'),
+            model_name="identitylink",
+            constraint=models.UniqueConstraint(
+                fields=("source", "provider_id"), name="identity_link_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='eventdailycount',
-            constraint=models.UniqueConstraint(fields=('day', 'source', 'event_type'), name='event_daily_unique'),
+            model_name="eventdailycount",
+            constraint=models.UniqueConstraint(
+                fields=("day", "source", "event_type"), name="event_daily_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='telemetryevent',
-            index=models.Index(fields=['session', 'occurred_at'], name='event_session_time'),
+            model_name="telemetryevent",
+            index=models.Index(fields=["session", "occurred_at"], name="event_session_time"),
         ),
         migrations.AddIndex(
-            model_name='telemetryevent',
-            index=models.Index(fields=['identity', 'occurred_at'], name='event_identity_time'),
+            model_name="telemetryevent",
+            index=models.Index(fields=["identity", "occurred_at"], name="event_identity_time"),
         ),
         migrations.AddIndex(
-            model_name='telemetryevent',
-            index=models.Index(fields=['occurred_at'], name='event_time'),
+            model_name="telemetryevent",
+            index=models.Index(fields=["occurred_at"], name="event_time"),
         ),
         migrations.AddConstraint(
-            model_name='telemetryevent',
-            constraint=models.UniqueConstraint(fields=('source', 'provider_event_id', 'occurred_at'), name='event_source_id'),
+            model_name="telemetryevent",
+            constraint=models.UniqueConstraint(
+                fields=("source", "provider_event_id", "occurred_at"), name="event_source_id"
+            ),
         ),
     ]

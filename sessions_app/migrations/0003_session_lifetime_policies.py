@@ -7,97 +7,278 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sessions_app', '0002_partition_telemetry_event'),
+        ("sessions_app", "0002_partition_telemetry_event"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SessionLifetimePolicy',
+            name="SessionLifetimePolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=150, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('template', models.CharField(blank=True, help_text='The template the policy started from.', max_length=20)),
-                ('assurance_level', models.CharField(choices=[('AAL1', 'AAL1'), ('AAL2', 'AAL2'), ('AAL3', 'AAL3')], default='AAL2', max_length=4)),
-                ('identity_kind', models.CharField(blank=True, choices=[('human', 'Human'), ('service_account', 'Service account'), ('api_key', 'API key'), ('oauth_app', 'OAuth app'), ('workload', 'Workload'), ('ai_agent', 'AI agent')], max_length=20)),
-                ('privilege_tier', models.CharField(blank=True, choices=[('standard', 'Standard'), ('privileged', 'Privileged'), ('break_glass', 'Break-glass')], max_length=20)),
-                ('client_app', models.CharField(blank=True, help_text='Application: sessions that used this client app.', max_length=200)),
-                ('department', models.CharField(blank=True, help_text='Group or department of the identity.', max_length=200)),
-                ('max_lifetime_s', models.PositiveIntegerField(help_text='Overall timeout: seconds after the last (re-)authentication.')),
-                ('idle_timeout_s', models.PositiveIntegerField(blank=True, help_text='Inactivity timeout in seconds; empty = none.', null=True)),
-                ('reauth_window_s', models.PositiveIntegerField(help_text='High-value actions need an authentication at most this many seconds old.')),
-                ('device_binding', models.BooleanField(default=False)),
-                ('allowed_countries', models.JSONField(blank=True, default=list, help_text='ISO 3166 alpha-2 codes; empty = anywhere.')),
-                ('violation_action', models.CharField(choices=[('alert', 'Alert'), ('alert_and_revoke', 'Alert and revoke the session')], default='alert', max_length=20)),
-                ('mode', models.CharField(choices=[('monitor', 'Monitor (alert only)'), ('enforce', 'Enforce')], default='monitor', max_length=10)),
-                ('priority', models.PositiveIntegerField(default=100, help_text='Among equally specific policies, the lowest number wins.')),
-                ('justification', models.TextField(blank=True, help_text='Why values beyond a NIST SHOULD are acceptable here.')),
-                ('enabled', models.BooleanField(default=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('source', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='policies', to='sessions_app.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=150, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "template",
+                    models.CharField(
+                        blank=True, help_text="The template the policy started from.", max_length=20
+                    ),
+                ),
+                (
+                    "assurance_level",
+                    models.CharField(
+                        choices=[("AAL1", "AAL1"), ("AAL2", "AAL2"), ("AAL3", "AAL3")],
+                        default="AAL2",
+                        max_length=4,
+                    ),
+                ),
+                (
+                    "identity_kind",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("human", "Human"),
+                            ("service_account", "Service account"),
+                            ("api_key", "API key"),
+                            ("oauth_app", "OAuth app"),
+                            ("workload", "Workload"),
+                            ("ai_agent", "AI agent"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "privilege_tier",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("standard", "Standard"),
+                            ("privileged", "Privileged"),
+                            ("break_glass", "Break-glass"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "client_app",
+                    models.CharField(
+                        blank=True,
+                        help_text="Application: sessions that used this client app.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "department",
+                    models.CharField(
+                        blank=True, help_text="Group or department of the identity.", max_length=200
+                    ),
+                ),
+                (
+                    "max_lifetime_s",
+                    models.PositiveIntegerField(
+                        help_text="Overall timeout: seconds after the last (re-)authentication."
+                    ),
+                ),
+                (
+                    "idle_timeout_s",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Inactivity timeout in seconds; empty = none.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "reauth_window_s",
+                    models.PositiveIntegerField(
+                        help_text="High-value actions need an authentication at most this many seconds old."
+                    ),
+                ),
+                ("device_binding", models.BooleanField(default=False)),
+                (
+                    "allowed_countries",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="ISO 3166 alpha-2 codes; empty = anywhere.",
+                    ),
+                ),
+                (
+                    "violation_action",
+                    models.CharField(
+                        choices=[
+                            ("alert", "Alert"),
+                            ("alert_and_revoke", "Alert and revoke the session"),
+                        ],
+                        default="alert",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("monitor", "Monitor (alert only)"), ("enforce", "Enforce")],
+                        default="monitor",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveIntegerField(
+                        default=100,
+                        help_text="Among equally specific policies, the lowest number wins.",
+                    ),
+                ),
+                (
+                    "justification",
+                    models.TextField(
+                        blank=True, help_text="Why values beyond a NIST SHOULD are acceptable here."
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "source",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="policies",
+                        to="sessions_app.source",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'session-lifetime policy',
-                'verbose_name_plural': 'session-lifetime policies',
-                'ordering': ['priority', 'name'],
+                "verbose_name": "session-lifetime policy",
+                "verbose_name_plural": "session-lifetime policies",
+                "ordering": ["priority", "name"],
             },
         ),
         migrations.CreateModel(
-            name='PolicyVersion',
+            name="PolicyVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor_label', models.CharField(max_length=200)),
-                ('action', models.CharField(help_text='created, updated, enabled, disabled', max_length=20)),
-                ('snapshot', models.JSONField()),
-                ('diff', models.JSONField(blank=True, default=dict, help_text='{field: [before, after]}')),
-                ('comment', models.TextField(blank=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='sessions_app.sessionlifetimepolicy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("actor_label", models.CharField(max_length=200)),
+                (
+                    "action",
+                    models.CharField(
+                        help_text="created, updated, enabled, disabled", max_length=20
+                    ),
+                ),
+                ("snapshot", models.JSONField()),
+                (
+                    "diff",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="{field: [before, after]}"
+                    ),
+                ),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="sessions_app.sessionlifetimepolicy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['policy', '-version'],
+                "ordering": ["policy", "-version"],
             },
         ),
         migrations.CreateModel(
-            name='PolicyEnforcement',
+            name="PolicyEnforcement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('policy_version', models.PositiveIntegerField()),
-                ('alert_id', models.BigIntegerField(unique=True)),
-                ('requested_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('outcome', models.CharField(help_text='What the revocation service answered.', max_length=300)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='sessions_app.session')),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enforcements', to='sessions_app.sessionlifetimepolicy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("policy_version", models.PositiveIntegerField()),
+                ("alert_id", models.BigIntegerField(unique=True)),
+                ("requested_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "outcome",
+                    models.CharField(
+                        help_text="What the revocation service answered.", max_length=300
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="sessions_app.session",
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="enforcements",
+                        to="sessions_app.sessionlifetimepolicy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at'],
+                "ordering": ["-requested_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='sessionlifetimepolicy',
-            constraint=models.CheckConstraint(condition=models.Q(('mode__in', ['monitor', 'enforce'])), name='policy_mode_valid'),
+            model_name="sessionlifetimepolicy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("mode__in", ["monitor", "enforce"])), name="policy_mode_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sessionlifetimepolicy',
-            constraint=models.CheckConstraint(condition=models.Q(('violation_action__in', ['alert', 'alert_and_revoke'])), name='policy_action_valid'),
+            model_name="sessionlifetimepolicy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("violation_action__in", ["alert", "alert_and_revoke"])),
+                name="policy_action_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sessionlifetimepolicy',
-            constraint=models.CheckConstraint(condition=models.Q(('assurance_level__in', ['AAL1', 'AAL2', 'AAL3'])), name='policy_aal_valid'),
+            model_name="sessionlifetimepolicy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("assurance_level__in", ["AAL1", "AAL2", "AAL3"])),
+                name="policy_aal_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sessionlifetimepolicy',
-            constraint=models.CheckConstraint(condition=models.Q(('max_lifetime_s__gt', 0)), name='policy_lifetime_positive'),
+            model_name="sessionlifetimepolicy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("max_lifetime_s__gt", 0)), name="policy_lifetime_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='policyversion',
-            constraint=models.UniqueConstraint(fields=('policy', 'version'), name='policy_version_unique'),
+            model_name="policyversion",
+            constraint=models.UniqueConstraint(
+                fields=("policy", "version"), name="policy_version_unique"
+            ),
         ),
     ]
