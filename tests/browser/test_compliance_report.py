@@ -4,6 +4,7 @@ control and its alerts, and downloads the PDF, which parses back with the same f
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import re
@@ -14,32 +15,31 @@ from pypdf import PdfReader
 
 from tests.govern import compliance_fixture as fx
 
-# serialized_rollback: earlier transactional tests flush the database, which would take the
-# framework catalogues (loaded by a data migration) with it; this restores them first.
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def catalogues(db):
+    """Earlier transactional tests flush the database, taking the framework catalogues (loaded
+    by a data migration) with them: load them again with the migration's own, idempotent code.
+    (serialized_rollback would restore them too, but also re-insert the role groups that
+    post_migrate re-created, which collides.)"""
+    from django.apps import apps
+
+    importlib.import_module("govern.migrations.0002_load_catalogues").load(apps, None)
+
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls in the test body are
 # synchronous, which Django only allows when told so.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 
 
 @pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's Chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+def browser(chromium):
+    """The session's Chromium (tests/browser/conftest.py): one Playwright per process."""
+    return chromium
 
 
 def test_manager_reads_drills_down_and_downloads_the_report(browser, live_server, manager):
