@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sessions_app.choices import IdentityKind, PrivilegeTier
-from sessions_app.models import Owner, Source
+from sessions_app.models import Identity, Owner, Session, Source
 
 from .detectors import REGISTRY
 from .models import Alert, IdentityClass, Resolution, Severity, Stage, Substatus
@@ -109,12 +109,17 @@ class AlertFilter(django_filters.FilterSet):
         value = value.strip()
         if value.startswith("#") and value[1:].isdigit():
             return queryset.filter(pk=int(value[1:]))
+        # Matching identities first (a small table), so the alert side is an indexed
+        # semi-join next to the trigram-indexed title/summary, not an OR across joins.
+        identities = Identity.objects.filter(
+            Q(login__icontains=value) | Q(display_name__icontains=value)
+        ).values("pk")
+        sessions = Session.objects.filter(session_key=value).values("pk")
         return queryset.filter(
             Q(title__icontains=value)
-            | Q(identity__login__icontains=value)
-            | Q(identity__display_name__icontains=value)
             | Q(summary__icontains=value)
-            | Q(session__session_key=value)
+            | Q(identity_id__in=identities)
+            | Q(session_id__in=sessions)
         )
 
     def by_status(self, queryset, name, value):
