@@ -407,7 +407,7 @@ def alert_upsert_from_finding(
             "suppressed_by": rule.pk if rule else None,
         },
     )
-    _refresh_risk(identity=identity, session=session)
+    refresh_risk(identity=identity, session=session)
     return "created", alert
 
 
@@ -457,11 +457,11 @@ def _merge(
         )
         outcome = "reopened"
     alert.save()
-    _refresh_risk(identity=alert.identity, session=alert.session)
+    refresh_risk(identity=alert.identity, session=alert.session)
     return outcome, alert
 
 
-def _refresh_risk(*, identity: Identity, session: Session | None) -> None:
+def refresh_risk(*, identity: Identity, session: Session | None) -> None:
     """Keep session and identity risk = their strongest open alert, with its factors."""
     open_alerts = Alert.objects.filter(stage__in=Stage.open_stages())
     for obj, alerts in (

@@ -103,7 +103,7 @@ def _refresh_risk(alert: Alert) -> None:
     """Session and identity risk follow their strongest open alert (the engine's rule)."""
     from . import engine
 
-    engine._refresh_risk(identity=alert.identity, session=alert.session)
+    engine.refresh_risk(identity=alert.identity, session=alert.session)
 
 
 # ---------------------------------------------------------------------------- detectors
