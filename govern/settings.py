@@ -188,8 +188,12 @@ CELERY_BEAT_SCHEDULE = {
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Redelivers unacknowledged (acks_late) tasks of a dead worker after this many seconds.
+    _visibility = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "600"))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "600"))
+        "visibility_timeout": _visibility,
+        # The lock guarding redelivery of a dead worker's unacknowledged tasks: a worker
+        # killed while holding it would otherwise block redelivery for kombu's default 300 s.
+        "unacked_mutex_expire": min(300, _visibility),
     }
     CACHES = {
         "default": {

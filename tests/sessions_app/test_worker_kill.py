@@ -149,7 +149,7 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path):
         second = _start_worker(env, log)
         _wait_for(
             lambda: TelemetryEvent.objects.count() >= TOTAL,
-            timeout=180,
+            timeout=360,
             what=f"all events (log: {log.read_text()[-2000:]})",
         )
         _assert_exactly_once(source)
