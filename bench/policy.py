@@ -14,7 +14,8 @@ table, plus a few enabled policies the draft competes with. Then, each ``--runs`
    human identities (and of an unscoped strict draft), exactly as the policy page runs it.
 
 Prints the best time of each, the ratios to the baselines, and whether the backtest stays
-under the 3 s target. ``BENCH_DATABASE_URL`` overrides the database.
+under the 3 s target. ``BENCH_DATABASE_URL`` overrides the database;
+``GOVERN_BACKTEST_PARALLEL`` sets how many shards the backtest runs side by side.
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ def main() -> int:
     from django.db import connection
 
     from sessions_app.models import SessionLifetimePolicy, TelemetryEvent
-    from sessions_app.policy_backtest import WINDOW, backtest
+    from sessions_app.policy_backtest import WINDOW, backtest, backtest_shards
 
     if args.reseed or TelemetryEvent.objects.count() != args.events:
         seed(events=args.events, sessions=args.sessions, identities=args.identities)
@@ -279,6 +280,7 @@ def main() -> int:
     print(f"baseline count(*) scan      {base_s:7.3f} s")
     ordered_s, _ = best_of(args.runs, ordered_pass)
     print(f"baseline sorted lag() pass  {ordered_s:7.3f} s  ×{ordered_s / base_s:5.1f} count(*)")
+    print(f"backtest shards             {backtest_shards():7d}    (GOVERN_BACKTEST_PARALLEL)")
     worst = 0.0
     for label, draft in drafts.items():
         seconds, result = best_of(args.runs, lambda d=draft: backtest(d, now=now))

@@ -297,6 +297,11 @@ GOVERN_BULK_REVOCATION_APPROVAL_OVER = int(
 )
 # How long revoked sessions must stay unused (after the provider's grace) to count as contained.
 GOVERN_CONTAINMENT_VERIFY_HOURS = float(os.environ.get("GOVERN_CONTAINMENT_VERIFY_HOURS", "24"))
+# Policy backtests on PostgreSQL split the sessions into this many shards, each sorted on
+# its own database connection (and so its own PostgreSQL process and core).
+GOVERN_BACKTEST_PARALLEL = int(
+    os.environ.get("GOVERN_BACKTEST_PARALLEL", str(min(4, os.cpu_count() or 1)))
+)
 # Base URL used in links sent by email/webhook ("was this you?").
 GOVERN_BASE_URL = os.environ.get("GOVERN_BASE_URL", "http://127.0.0.1:8000")
 

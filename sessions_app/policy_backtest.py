@@ -21,14 +21,18 @@ tolerance and grace are added to the limits.
 
 On PostgreSQL everything is one set-based pass over the window's events (window functions for
 the previous use and the last authentication) into a temporary table that the summaries read.
+The sessions are split into ``GOVERN_BACKTEST_PARALLEL`` shards by id, run side by side on
+their own connections, so the sort — most of the cost — uses every core.
 Other databases (the embedded SQLite demo) run ``backtest_python``, the same rules in Python.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -149,7 +153,8 @@ _SQL = """
 CREATE TEMP TABLE policy_backtest ON COMMIT DROP AS
 WITH cand AS MATERIALIZED (
     SELECT s.id, s.identity_id, i.kind, i.privilege_tier, i.department, s.source_id,
-           s.status, s.revoked_at, s.ended_at, s.last_seen_at, s.first_device_id,
+           s.status, s.revoked_at, s.ended_at, s.last_seen_at,
+           hashtext(NULLIF(s.first_device_id, '')) AS first_device_h,
            COALESCE(s.authenticated_at, s.first_seen_at) AS started_at
     FROM sessions_app_session s
     JOIN sessions_app_identity i ON i.id = s.identity_id
@@ -159,51 +164,65 @@ WITH cand AS MATERIALIZED (
       AND (%(d_tier)s = '' OR i.privilege_tier = %(d_tier)s)
       AND (%(d_dept)s = '' OR i.department = %(d_dept)s)
       AND (%(d_source)s::bigint IS NULL OR s.source_id = %(d_source)s::bigint)
+      {session_shard}
 ),
--- One pass over all the window's uses, sorted once. Restricting it to the candidate
--- sessions first (IN / join) makes the planner loop over per-session index scans, which is
--- ten times slower than sorting every use; the final join keeps the candidates.
-seq AS (
-    SELECT e.session_id, e.occurred_at, e.country, e.device_id, e.client_app, e.user_agent,
+-- The window's uses, reduced before the sort to what the checks compare: device and client
+-- (user-agent) as 32-bit hashes packed into one bigint (0 = not reported), the country test
+-- and the application bits already evaluated. OFFSET 0 keeps the planner from carrying the
+-- text columns through the sort. A hash collision could hide one change: an upper bound
+-- that is off by less than one in four billion.
+uses AS (
+    SELECT e.session_id, e.occurred_at, e.id,
+           (COALESCE(hashtext(NULLIF(e.device_id, '')), 0)::bigint << 32)
+             | (COALESCE(hashtext(NULLIF(e.user_agent, '')), 0)::bigint & 4294967295) AS ctx,
            e.high_value_action <> '' AS high_value,
            (e.event_type = ANY(%(auth)s) AND e.outcome = %(success)s) AS is_auth,
-           lag(e.occurred_at) OVER w AS prev_at,
-           lag(e.user_agent) OVER w AS prev_user_agent,
-           lag(e.device_id) OVER w AS prev_device,
-           max(e.occurred_at) FILTER (
-             WHERE e.event_type = ANY(%(auth)s) AND e.outcome = %(success)s
-           ) OVER w AS auth_at
+           (%(check_countries)s AND e.country <> ''
+            AND NOT (e.country = ANY(%(countries)s::text[]))) AS bad_country,
+           {apps_expr} AS apps
     FROM sessions_app_telemetryevent e
     WHERE e.occurred_at >= %(since)s AND e.occurred_at <= %(now)s
       AND e.outcome <> %(failure)s
       AND e.event_type <> ALL(%(not_use)s)
       AND e.session_id IS NOT NULL
-    -- (occurred_at, id) is unique, so the default frame ends at the current row, and both
-    -- window functions share one pass.
-    WINDOW w AS (PARTITION BY e.session_id ORDER BY e.occurred_at, e.id)
+      {event_shard}
+    OFFSET 0
+),
+-- One pass over all the window's uses, sorted once. Restricting it to the candidate
+-- sessions first (IN / join) makes the planner loop over per-session index scans, which is
+-- ten times slower than sorting every use; the final join keeps the candidates.
+seq AS (
+    SELECT session_id, occurred_at, ctx, high_value, is_auth, bad_country, apps,
+           lag(occurred_at) OVER w AS prev_at,
+           lag(ctx) OVER w AS prev_ctx,
+           max(occurred_at) FILTER (WHERE is_auth) OVER w AS auth_at
+    FROM uses
+    -- (occurred_at, id) is unique: the frame ends at the current row, and the window
+    -- functions share one pass.
+    WINDOW w AS (PARTITION BY session_id ORDER BY occurred_at, id ROWS UNBOUNDED PRECEDING)
 ),
 -- An event is past the lifetime when it is later than both (session start + limit) and
 -- (last authentication before it + limit); the session start is the same for all its
 -- events, so the latest event past the second bound decides, compared with the first.
+-- Idle: resumed after the limit on another device or in another client, each compared
+-- only when both uses report it (a zero half of the packed context is "not reported").
 flags AS (
     SELECT session_id,
            max(occurred_at) FILTER (WHERE is_auth) AS last_auth,
            max(occurred_at) FILTER (
-             WHERE auth_at IS NULL OR occurred_at - auth_at > %(lifetime_limit)s
+             WHERE auth_at IS NULL OR occurred_at > auth_at + %(lifetime_limit)s
            ) AS lifetime_at,
            max(occurred_at) FILTER (
-             WHERE high_value AND (auth_at IS NULL OR occurred_at - auth_at > %(reauth_limit)s)
+             WHERE high_value AND (auth_at IS NULL OR occurred_at > auth_at + %(reauth_limit)s)
            ) AS reauth_at,
            max(occurred_at) AS last_use,
-           bool_or(%(idle_limit)s::interval IS NOT NULL AND NOT is_auth
-                   AND occurred_at - prev_at > %(idle_limit)s::interval
-                   AND ((device_id <> '' AND prev_device <> '' AND device_id <> prev_device)
-                        OR (user_agent <> '' AND prev_user_agent <> ''
-                            AND user_agent <> prev_user_agent))) AS idle,
-           bool_or(%(check_countries)s AND country <> ''
-                   AND NOT (country = ANY(%(countries)s::text[]))) AS country,
+           bool_or(NOT is_auth AND occurred_at > prev_at + %(idle_limit)s::interval
+                   AND ((ctx >> 32 <> 0 AND prev_ctx >> 32 <> 0 AND ctx >> 32 <> prev_ctx >> 32)
+                        OR (ctx & 4294967295 <> 0 AND prev_ctx & 4294967295 <> 0
+                            AND ctx & 4294967295 <> prev_ctx & 4294967295))) AS idle,
+           bool_or(bad_country) AS country,
            {device_agg},
-           {apps_agg}
+           bit_or(apps) AS apps
     FROM seq GROUP BY session_id
 )
 SELECT c.id AS session_id, c.identity_id, c.kind,
@@ -211,8 +230,8 @@ SELECT c.id AS session_id, c.identity_id, c.kind,
        COALESCE(f.idle, false) AS idle,
        COALESCE(f.reauth_at > c.started_at + %(reauth_limit)s, false) AS reauth,
        COALESCE(f.country, false) AS country,
-       COALESCE(%(device_binding)s AND c.first_device_id <> ''
-                AND (f.device_min <> c.first_device_id OR f.device_max <> c.first_device_id),
+       COALESCE(%(device_binding)s AND c.first_device_h IS NOT NULL
+                AND (f.device_min <> c.first_device_h OR f.device_max <> c.first_device_h),
                 false) AS device,
        (c.status = %(active)s AND c.revoked_at IS NULL AND c.ended_at IS NULL) AS active,
        (c.status = %(active)s AND c.revoked_at IS NULL AND c.ended_at IS NULL
@@ -224,13 +243,13 @@ WHERE (%(d_app_bit)s = 0 OR (COALESCE(f.apps, 0) & %(d_app_bit)s) <> 0)
   {precedes}
 """
 
-# Aggregates that cost a per-session sort or text comparisons, only built when needed.
-_DEVICE_AGG = """min(device_id COLLATE "C") FILTER (WHERE device_id <> '') AS device_min,
-           max(device_id COLLATE "C") FILTER (WHERE device_id <> '') AS device_max"""
-_NO_DEVICE_AGG = "NULL::text AS device_min, NULL::text AS device_max"
+# Only built when device binding is on: the device halves of the packed context.
+_DEVICE_AGG = """min(ctx >> 32) FILTER (WHERE ctx >> 32 <> 0) AS device_min,
+           max(ctx >> 32) FILTER (WHERE ctx >> 32 <> 0) AS device_max"""
+_NO_DEVICE_AGG = "NULL::bigint AS device_min, NULL::bigint AS device_max"
 # Applications named by the competing policies become bits of one integer per session.
-_APPS_AGG = """bit_or(CASE client_app {cases} ELSE 0::bigint END) AS apps"""
-_NO_APPS_AGG = "0::bigint AS apps"
+_APPS_EXPR = """CASE e.client_app {cases} ELSE 0::bigint END"""
+_NO_APPS_EXPR = "0::bigint"
 
 # A competing policy that matches the session and comes first in precedence takes it.
 _PRECEDES = """
@@ -244,11 +263,15 @@ _PRECEDES = """
   )
 """
 
+# The shard predicates, on the session's id in both places so a session's uses stay together.
+_SESSION_SHARD = "AND s.id %% %(shards)s = %(shard)s"
+_EVENT_SHARD = "AND e.session_id %% %(shards)s = %(shard)s"
+
 _FLAGGED = "(lifetime OR idle OR reauth OR country OR device)"
 
 _SUMMARY = f"""
 SELECT kind, count(*), count(*) FILTER (WHERE {_FLAGGED}),
-       count(DISTINCT identity_id) FILTER (WHERE {_FLAGGED}),
+       array_agg(DISTINCT identity_id) FILTER (WHERE {_FLAGGED}),
        count(*) FILTER (WHERE lifetime), count(*) FILTER (WHERE idle),
        count(*) FILTER (WHERE reauth), count(*) FILTER (WHERE country),
        count(*) FILTER (WHERE device),
@@ -271,9 +294,12 @@ LIMIT %(limit)s
 
 
 def backtest_statement(
-    draft: SessionLifetimePolicy, *, now: datetime, since: datetime
+    draft: SessionLifetimePolicy, *, now: datetime, since: datetime, shards: int = 1
 ) -> tuple[str, dict]:
     """The statement that fills the ``policy_backtest`` temporary table, and its parameters.
+
+    With ``shards`` > 1 the statement covers the sessions whose id is ``%(shard)s`` modulo
+    ``shards`` (the caller sets ``shard``), so the shards can run side by side.
 
     Only the enabled policies that come before the draft in precedence can take a session
     from it; they are inlined as a VALUES list (there are few policies).
@@ -328,24 +354,31 @@ def backtest_statement(
             }
         )
     precedes = _PRECEDES.format(rows=", ".join(rows)) if rows else ""
+    apps_expr = (
+        _APPS_EXPR.format(
+            cases=" ".join(f"WHEN %(app{n})s THEN {1 << n}::bigint" for n in range(len(apps)))
+        )
+        if apps
+        else _NO_APPS_EXPR
+    )
     statement = _SQL.format(
         precedes=precedes,
         device_agg=_DEVICE_AGG if draft.device_binding else _NO_DEVICE_AGG,
-        apps_agg=(
-            _APPS_AGG.format(
-                cases=" ".join(f"WHEN %(app{n})s THEN {1 << n}::bigint" for n in range(len(apps)))
-            )
-            if apps
-            else _NO_APPS_AGG
-        ),
+        apps_expr=apps_expr,
+        session_shard=_SESSION_SHARD if shards > 1 else "",
+        event_shard=_EVENT_SHARD if shards > 1 else "",
     )
+    params["shards"] = shards
     return statement, params
 
 
-def _backtest_sql(
-    draft: SessionLifetimePolicy, *, now: datetime, since: datetime
-) -> BacktestResult:
-    statement, params = backtest_statement(draft, now=now, since=since)
+def backtest_shards() -> int:
+    """How many sessions shards the PostgreSQL backtest runs side by side."""
+    return max(1, int(settings.GOVERN_BACKTEST_PARALLEL))
+
+
+def _run_shard(statement: str, params: dict, shard: int) -> tuple[list, list]:
+    """Fill the temporary table for one shard and read its summary and samples."""
     with transaction.atomic(), connection.cursor() as cursor:
         # One analytic statement sorting the window's events: let it sort in memory, and
         # skip JIT compilation, which costs more than it saves on a one-off query like this.
@@ -356,7 +389,7 @@ def _backtest_sql(
         # ON COMMIT DROP does not fire when the caller's transaction is still open (a
         # savepoint here): drop it explicitly too.
         cursor.execute("DROP TABLE IF EXISTS pg_temp.policy_backtest")
-        cursor.execute(statement, params)
+        cursor.execute(statement, {**params, "shard": shard})
         cursor.execute(_SUMMARY)
         summary = cursor.fetchall()
         cursor.execute(_SAMPLES, {"limit": SAMPLE_SIZE})
@@ -366,26 +399,65 @@ def _backtest_sql(
             "SELECT set_config('work_mem', %s, true), set_config('jit', %s, true)",
             [work_mem, jit],
         )
-    classes = []
-    labels = dict(IdentityKind.choices)
-    for row in summary:
-        kind, in_scope, flagged, identities, *by_kind, active, now_n = row
-        classes.append(
-            ClassRow(
-                identity_kind=kind,
-                label=labels.get(kind, kind),
-                sessions_in_scope=in_scope,
-                flagged_sessions=flagged,
-                flagged_identities=identities,
-                by_kind=dict(zip(KINDS, by_kind, strict=True)),
-                active_now=active,
-                violating_now=now_n,
+    return summary, samples
+
+
+def _run_shard_in_thread(statement: str, params: dict, shard: int) -> tuple[list, list]:
+    try:
+        return _run_shard(statement, params, shard)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _backtest_sql(
+    draft: SessionLifetimePolicy, *, now: datetime, since: datetime, shards: int | None = None
+) -> BacktestResult:
+    """Run the statement once per shard of the sessions and merge the shards' figures.
+
+    The shards run side by side on their own connections, one core each, when the caller
+    holds no transaction: inside one (a test, or a caller that already wrote something) other
+    connections could not see its rows, so the shards run one after the other on this one.
+    """
+    shards = backtest_shards() if shards is None else max(1, shards)
+    statement, params = backtest_statement(draft, now=now, since=since, shards=shards)
+    if shards > 1 and not connection.in_atomic_block:
+        with ThreadPoolExecutor(max_workers=shards) as pool:
+            parts = list(
+                pool.map(lambda k: _run_shard_in_thread(statement, params, k), range(shards))
             )
-        )
+    else:
+        parts = [_run_shard(statement, params, k) for k in range(shards)]
+    return _merge(parts, since=since, now=now)
+
+
+def _merge(parts: list[tuple[list, list]], *, since: datetime, now: datetime) -> BacktestResult:
+    labels = dict(IdentityKind.choices)
+    classes: dict[str, ClassRow] = {}
+    identities: dict[str, set[int]] = {}
+    for summary, _ in parts:
+        for kind, in_scope, flagged, flagged_ids, *by_kind, active, now_n in summary:
+            row = classes.setdefault(
+                kind, ClassRow(identity_kind=kind, label=labels.get(kind, kind))
+            )
+            row.sessions_in_scope += in_scope
+            row.flagged_sessions += flagged
+            for name, n in zip(KINDS, by_kind, strict=True):
+                row.by_kind[name] += n
+            row.active_now += active
+            row.violating_now += now_n
+            identities.setdefault(kind, set()).update(flagged_ids or ())
+    for kind, row in classes.items():
+        row.flagged_identities = len(identities[kind])
+    # Each shard sent its first SAMPLE_SIZE in the order below; the first of all of them
+    # are among those.
+    rows = sorted(
+        (r for _, samples in parts for r in samples),
+        key=lambda r: (not r[10], -sum(map(bool, r[5:10])), r[0]),
+    )[:SAMPLE_SIZE]
     return BacktestResult(
         since=since,
         now=now,
-        classes=classes,
+        classes=[classes[kind] for kind in sorted(classes)],
         samples=[
             SampleRow(
                 session_id=r[0],
@@ -396,7 +468,7 @@ def _backtest_sql(
                 kinds=[k for k, n in zip(KINDS, r[5:10], strict=True) if n],
                 violating_now=r[10],
             )
-            for r in samples
+            for r in rows
         ],
     )
 

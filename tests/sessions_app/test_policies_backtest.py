@@ -225,11 +225,68 @@ def test_more_specific_policy_wins_and_priority_breaks_ties(data):
         {"client_app": "Salesforce"},
     ],
 )
-def test_sql_and_python_agree(data, kw):
+@pytest.mark.parametrize("shards", [1, 3])
+def test_sql_and_python_agree(data, kw, shards, settings):
+    settings.GOVERN_BACKTEST_PARALLEL = shards
     TelemetryEvent.objects.filter(session=data["s1"], event_type="sso").update(
         client_app="Salesforce"
     )
     assert as_dict(backtest(draft(**kw), now=NOW)) == as_dict(backtest_python(draft(**kw), now=NOW))
+
+
+def _second_flagged_session_for_dana(data):
+    """Another of dana's sessions, used past the draft's lifetime."""
+    s1 = data["s1"]
+    s7 = Session.objects.create(
+        source=data["okta"],
+        session_key="s7",
+        identity=s1.identity,
+        authenticated_at=NOW - 12 * H,
+        first_seen_at=NOW - 12 * H,
+        last_seen_at=NOW - 30 * M,
+    )
+    for n, (at, etype) in enumerate([(NOW - 12 * H, "logon"), (NOW - 30 * M, "sso")]):
+        TelemetryEvent.objects.create(
+            source=data["okta"],
+            provider_event_id=f"s7-{n}",
+            occurred_at=at,
+            received_at=at,
+            provider_event_type=etype,
+            event_type=etype,
+            outcome="success",
+            identity_id=s7.identity_id,
+            session=s7,
+            session_key="s7",
+            country="DE",
+            details={},
+            raw={},
+        )
+    return s7
+
+
+def test_an_identity_flagged_in_two_shards_counts_once(data, settings):
+    s7 = _second_flagged_session_for_dana(data)
+    shards = next(n for n in range(2, 8) if data["s1"].pk % n != s7.pk % n)
+    settings.GOVERN_BACKTEST_PARALLEL = shards
+    result = backtest(draft(identity_kind="human"), now=NOW)
+    expected = as_dict(backtest_python(draft(identity_kind="human"), now=NOW))
+    assert as_dict(result) == expected
+    # dana (s1, s7), erin (s2), gina (s6): three people, four sessions
+    assert (result.classes[0].flagged_sessions, result.classes[0].flagged_identities) == (4, 3)
+
+
+def test_shards_run_side_by_side_on_their_own_connections(transactional_db, data, settings):
+    """Outside a transaction the shards run concurrently in threads, each on its own
+    connection (which sees only committed rows): same figures as the Python rules."""
+    from django.db import connection
+
+    _second_flagged_session_for_dana(data)
+    settings.GOVERN_BACKTEST_PARALLEL = 3
+    assert not connection.in_atomic_block
+    for kw in ({"identity_kind": "human"}, {}):
+        assert as_dict(backtest(draft(**kw), now=NOW)) == as_dict(
+            backtest_python(draft(**kw), now=NOW)
+        )
 
 
 def test_application_scope_counts_sessions_that_used_the_app(data):
