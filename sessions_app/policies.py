@@ -54,6 +54,7 @@ def detector_policy_of(policy: SessionLifetimePolicy) -> SessionPolicy:
         reauth_window_s=policy.reauth_window_s,
         device_binding=policy.device_binding,
         name=f"policy “{policy.name}”",
+        allowed_countries=tuple(policy.allowed_countries or ()),
     )
 
 

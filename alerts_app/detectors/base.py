@@ -137,6 +137,8 @@ class SessionPolicy:
     reauth_window_s: int
     device_binding: bool
     name: str
+    # ISO 3166-1 alpha-2 codes a session may be used from; empty: anywhere.
+    allowed_countries: tuple[str, ...] = ()
 
 
 # NIST SP 800-63B-4 (final, 2025) §2.2.3, AAL2: the overall timeout SHOULD be no more than

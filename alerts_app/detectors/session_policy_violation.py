@@ -1,4 +1,5 @@
-"""Session policy violations: sessions living longer, or idling longer, than policy allows.
+"""Session policy violations: sessions living longer, or idling longer, than policy allows,
+or used from a country the policy does not allow.
 
 NIST SP 800-63B-4 §5.2: when the overall or the inactivity timeout expires the session SHALL
 be terminated; activity resets the inactivity timer and a successful re-authentication resets
@@ -41,7 +42,7 @@ from .base import (
 
 SPEC = DetectorSpec(
     id="session_policy_violation",
-    version=2,
+    version=3,
     title="Session outlived its policy limits",
     description=(
         "Lifetime: the session is used longer after its last authentication than the policy's "
@@ -53,12 +54,14 @@ SPEC = DetectorSpec(
         "network alone is mobility), because IdPs log a session's use only now and then "
         "(Okta logs sign-ins and app launches), so a quiet stretch in the log is no proof of "
         "inactivity. A successful re-authentication resets "
-        "both clocks, as NIST SP 800-63B-4 §5.2 requires. At most one finding per kind per "
-        "session."
+        "both clocks, as NIST SP 800-63B-4 §5.2 requires. Country: when the policy lists the "
+        "countries sessions may be used from, a use from any other country. At most one "
+        "finding per kind per session."
     ),
     severity_logic=(
         "Lifetime: 40 points, 15 more if the session is over twice its limit. Idle: 35 points, "
         "15 more if the session came back from another network, 10 more from another device. "
+        "Country: 35 points, 15 more through an anonymiser. "
         "A privileged identity adds 10 (break-glass 20)."
     ),
     thresholds={
@@ -88,7 +91,8 @@ def detect(
     *,
     now: datetime | None = None,
 ) -> list[Finding]:
-    """One "lifetime" and/or one "idle" finding for the session, triggered by new events.
+    """One "lifetime", one "idle" and/or one "country" finding for the session, triggered by
+    new events.
 
     With ``now`` (a sweep), an open session older than the overall limit is a lifetime
     violation even without new events.
@@ -103,7 +107,59 @@ def detect(
     idle = _idle(state, uses, new_ids, policy, tolerance)
     if idle is not None:
         findings.append(idle)
+    country = _country(state, uses, new_ids, policy)
+    if country is not None:
+        findings.append(country)
     return findings
+
+
+def _country(
+    state: SessionState,
+    uses: Sequence[NormalizedEvent],
+    new_ids: set[tuple[str, str]],
+    policy: SessionPolicy,
+) -> Finding | None:
+    """New uses from a country outside the policy's list (events without a country pass)."""
+    if not policy.allowed_countries:
+        return None
+    allowed = set(policy.allowed_countries)
+    outside = [
+        e
+        for e in uses
+        if event_uid(e) in new_ids and e.country and e.country.upper() not in allowed
+    ]
+    if not outside:
+        return None
+    trigger = outside[0]
+    countries = sorted({e.country.upper() for e in outside})
+    allowed_words = ", ".join(sorted(allowed))
+    factors = [
+        Factor(f"Used from {', '.join(countries)}; {policy.name} allows only {allowed_words}", 35)
+    ]
+    if any(e.anonymizer for e in outside):
+        factors.append(Factor("Through an anonymising proxy or Tor", 15))
+    factors.extend(privilege_factors(state.privilege_tier))
+    summary = (
+        f"Session {short_key(state.session_key)} used from {describe_network(trigger)} by "
+        f"{describe_client(trigger)}; {policy.name} allows only {allowed_words}"
+    )
+    evidence = {
+        "trigger_event_ids": [e.provider_event_id for e in outside],
+        "kind": "country",
+        "countries": countries,
+        "allowed_countries": sorted(allowed),
+        "policy": policy.name,
+        "after": event_context(trigger),
+    }
+    return build_finding(
+        SPEC,
+        f"session:{state.session_key}",
+        factors,
+        summary,
+        evidence,
+        outside,
+        variant="country",
+    )
 
 
 def _auth_clock(

@@ -156,6 +156,24 @@ def test_default_applies_when_nothing_matches(world):
     assert "AAL2" in result.reason
 
 
+def test_detectors_receive_every_limit_of_the_effective_policy(world):
+    make(
+        "Humans in the EU",
+        identity_kind="human",
+        idle_timeout_s=1800,
+        device_binding=True,
+        allowed_countries=["DE", "FR"],
+    )
+    limits = effective_policy(session=world["session"]).detector_policy
+    assert (limits.max_lifetime_s, limits.idle_timeout_s, limits.reauth_window_s) == (
+        12 * H,
+        1800,
+        900,
+    )
+    assert limits.device_binding is True
+    assert limits.allowed_countries == ("DE", "FR")
+
+
 def test_most_specific_then_priority_then_oldest(world):
     everyone = make("Everyone", priority=1)
     humans = make("Humans", identity_kind="human", priority=50)

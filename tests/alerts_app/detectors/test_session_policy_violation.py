@@ -69,7 +69,52 @@ def test_stricter_policy():
     assert "rev 3 AAL2 allows 30 min" in finding.summary
 
 
+def test_use_from_a_country_the_policy_does_not_allow():
+    policy = SessionPolicy(86400, 3600, 3600, False, "policy “EU only”", ("DE", "FR"))
+    state = session(login(0, BERLIN_CELLULAR), authenticated_at=at(0))
+    events = [ev(5, BERLIN_CELLULAR), ev(10, BUCHAREST), ev(12, BUCHAREST)]
+    [finding] = run(state, events, policy=policy)
+    assert finding.variant == "country"
+    assert finding.evidence["countries"] == ["RO"]
+    assert finding.evidence["allowed_countries"] == ["DE", "FR"]
+    assert finding.evidence["trigger_event_ids"] == [
+        events[1].provider_event_id,
+        events[2].provider_event_id,
+    ]
+    assert "allows only DE, FR" in finding.summary
+    assert finding.score == 35
+
+
+def test_country_through_an_anonymiser_scores_higher():
+    policy = SessionPolicy(86400, 3600, 3600, False, "policy “DE”", ("DE",))
+    [finding] = run(
+        session(login(0, BERLIN_CELLULAR), authenticated_at=at(0)),
+        [ev(10, BUCHAREST, anonymizer=True)],
+        policy=policy,
+    )
+    assert finding.variant == "country"
+    assert finding.score == 50
+
+
 # ------------------------------------------------------------------ must not alert
+
+
+def test_allowed_countries_and_unknown_country_pass():
+    policy = SessionPolicy(86400, 3600, 3600, False, "policy “DE”", ("DE",))
+    state = session(login(0, BERLIN_CELLULAR), authenticated_at=at(0))
+    unknown = dict(BUCHAREST, country="")
+    assert run(state, [ev(5, BERLIN_CELLULAR), ev(10, unknown)], policy=policy) == []
+
+
+def test_no_country_list_means_anywhere():
+    state = session(login(0, BERLIN_CELLULAR), authenticated_at=at(0))
+    assert run(state, [ev(10, BUCHAREST)]) == []
+
+
+def test_only_new_events_are_judged_for_country():
+    policy = SessionPolicy(86400, 3600, 3600, False, "policy “DE”", ("DE",))
+    state = session(login(0, BERLIN_CELLULAR), ev(5, BUCHAREST), authenticated_at=at(0))
+    assert run(state, [ev(10, BERLIN_CELLULAR)], policy=policy) == []
 
 
 def test_reauthentication_resets_both_clocks():
