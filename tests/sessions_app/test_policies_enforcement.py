@@ -12,7 +12,7 @@ from sessions_app.policy_enforcement import policy_evaluate, policy_violators
 from sessions_app.policy_services import policy_create
 from sessions_app.services import ingest_records
 from sessions_app.tasks import evaluate_session_policies
-from tests.alerts_app.okta_events import okta_event
+from tests.alerts_app.okta_events import BUCHAREST, okta_event
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 NOW = START + timedelta(hours=14)  # 14 h after sign-in: within AAL2's 24 h, over 12 h
@@ -55,6 +55,27 @@ def twelve_hours(**kw):
         "enabled": True,
     }
     return {**values, **kw}
+
+
+def test_a_use_from_a_country_the_policy_does_not_allow_is_an_alert(okta_session, admin_user):
+    from alerts_app.engine import detect_sessions
+
+    policy_create(
+        values=twelve_hours(
+            name="Germany only", max_lifetime_s=24 * 3600, allowed_countries=["DE"], mode="monitor"
+        ),
+        actor=admin_user,
+    )
+    ingest_records(
+        source=okta_session.source,
+        records=[okta_event(at=START + timedelta(hours=1), session="102sessLONG", where=BUCHAREST)],
+    )
+    detect_sessions([okta_session.pk], now=NOW)
+    alert = Alert.objects.get(detector_id="session_policy_violation", session=okta_session)
+    assert alert.evidence["kind"] == "country"
+    assert alert.evidence["countries"] == ["RO"] and alert.evidence["policy"] == (
+        "policy “Germany only”"
+    )
 
 
 def test_default_policy_finds_nothing_at_14_hours(okta_session):
