@@ -120,7 +120,24 @@ _MFA_FACTORS = re.compile(
 
 
 def parse(raw: dict[str, Any]) -> NormalizedEvent:
-    """Normalise one Okta LogEvent; raises QuarantineError without uuid, published or actor."""
+    """Normalise one Okta LogEvent; raises QuarantineError without uuid, published or actor.
+
+    A record spelled as Okta documents it (what the System Log API and event hooks send)
+    takes a fast path of plain look-ups; anything else (other letter case, nested objects
+    sent as JSON strings, flattened dotted keys …) and every record that would be
+    quarantined are read by the tolerant parser, which decides alone what is quarantined.
+    Both give the same event (tests/sessions_app/ingest/test_okta_fast_path.py).
+    """
+    if type(raw) is dict:
+        try:
+            return _parse_documented(raw)
+        except Exception:  # noqa: S110 — _Irregular, a quarantine or an oddity
+            pass  # the tolerant parser is the reference: it returns or raises for real
+    return parse_tolerant(raw)
+
+
+def parse_tolerant(raw: dict[str, Any]) -> NormalizedEvent:
+    """``parse`` through the case-insensitive, type-coercing look-ups for every field."""
     record = fold(raw)  # one case-insensitive view for the ~60 look-ups below
     event_id = to_str(ci_get(record, "uuid"))
     if not event_id:
@@ -407,6 +424,236 @@ def _target(targets: list[dict]) -> dict[str, Any]:
             "id": to_str(ci_get(target, "id")),
             "login": to_str(ci_get(target, "alternateId")),
             "name": to_str(ci_get(target, "displayName")),
+        }
+        objects.append({k: v for k, v in item.items() if v})
+    return {"objects": objects} if objects else {}
+
+
+# ---------------------------------------------------------------------------------------
+# fast path for records spelled as documented
+#
+# ``ci_get``/``dig`` on a plain dict give what they give on its ``Folded`` view; a plain
+# ``dict.get`` gives the same as ``ci_get`` as long as no other key of the object folds to
+# the same lower-case name (it would be found case-insensitively) and, for a path read
+# level by level, no key holds a dot (``dig`` matches flattened keys first). ``_level``
+# checks exactly that for every object read with ``.get`` below, against the documented
+# key names, and only lets dicts through (``as_dict``/``as_list``/``dig`` decode JSON
+# strings; those records go the tolerant way). Objects handed to the shared helpers need
+# no check: those use ``ci_get``/``dig`` themselves.
+
+# Key names of the Okta LogEvent (developer.okta.com, System Log API) and of the debugData
+# entries seen in exports; no two fold to the same lower-case name.
+_DOCUMENTED_KEYS = frozenset(
+    {
+        "actor", "alternateId", "asNumber", "asOrg", "authenticationContext",
+        "authenticationProvider", "authenticationStep", "behaviors", "browser", "city",
+        "client", "country", "credentialProvider", "credentialType", "debugContext",
+        "debugData", "detail", "detailEntry", "detectionName", "device",
+        "deviceFingerprint", "displayMessage", "displayName", "domain", "dtHash",
+        "eventType", "externalSessionId", "factor", "geographicalContext", "geolocation",
+        "grantType", "grantedScopes", "id", "initiationType", "interface", "ip",
+        "ipAddress", "ipChain", "ipDetails", "isProxy", "isp", "issuer", "lat", "legacyEventType",
+        "level", "logOnlySecurityData", "lon", "name", "os", "outcome", "postalCode",
+        "previousLevel", "published", "rawUserAgent", "reason", "reasons", "request",
+        "requestApiTokenId", "requestId", "requestUri", "result", "risk", "rootSessionId",
+        "securityContext", "severity", "signOnMode", "source", "state", "target",
+        "threatSuspected", "transaction", "tunnels", "type", "url", "userAgent",
+        "userBehaviors", "uuid", "version", "zone",
+    }
+)  # fmt: skip
+_DOCUMENTED_FOLDED = frozenset(key.lower() for key in _DOCUMENTED_KEYS)
+_EMPTY: dict[str, Any] = {}  # read only
+
+
+class _Irregular(Exception):
+    """The record strays from the documented shape: the tolerant parser reads it."""
+
+
+def _level(value: Any) -> dict[str, Any]:
+    """``value`` if it is an object whose documented keys a plain ``.get`` finds exactly as
+    ``ci_get``/``dig`` would; ``{}`` for None; otherwise ``_Irregular``."""
+    if value is None:
+        return _EMPTY
+    if type(value) is not dict:
+        raise _Irregular
+    keys = value.keys()
+    if not keys <= _DOCUMENTED_KEYS:
+        for key in keys - _DOCUMENTED_KEYS:
+            if type(key) is not str or "." in key or key.lower() in _DOCUMENTED_FOLDED:
+                raise _Irregular
+    return value
+
+
+def _levels(value: Any) -> list[dict[str, Any]]:
+    """A list of objects (``_level`` each); ``[]`` for None; otherwise ``_Irregular``."""
+    if value is None:
+        return []
+    if type(value) is not list:
+        raise _Irregular
+    return [_level(item) for item in value]
+
+
+def _parse_documented(raw: dict[str, Any]) -> NormalizedEvent:
+    """``parse_tolerant`` for a documented record, with plain look-ups; ``_Irregular`` or
+    ``QuarantineError`` send the record to the tolerant parser."""
+    record = _level(raw)
+    event_id = to_str(record.get("uuid"))
+    published = record.get("published")
+    actor = _level(record.get("actor"))
+    actor_id = to_str(actor.get("id"))
+    if not event_id or published is None or not actor_id:
+        raise QuarantineError("the tolerant parser says why")
+    occurred_at = parse_timestamp(published)  # ValueError: quarantined by the tolerant one
+
+    event_type_name = to_str(record.get("eventType"))
+    debug = _level(_level(record.get("debugContext")).get("debugData"))
+    targets = _levels(record.get("target"))
+    app_name = next(
+        (to_str(t.get("displayName")) for t in targets if _kind(t) == "appinstance"), ""
+    )
+    grant_type = to_str(debug.get("grantType")).lower()
+
+    event_type, high_value = _classify(event_type_name, targets, app_name, grant_type)
+    outcome_object = _level(record.get("outcome"))
+    outcome = _OUTCOMES.get(to_str(outcome_object.get("result")).upper(), Outcome.UNKNOWN)
+
+    authentication = _level(record.get("authenticationContext"))
+    transaction = _level(record.get("transaction"))
+    session_keys = {
+        "external_session_id": to_str(authentication.get("externalSessionId")),
+        "root_session_id": to_str(authentication.get("rootSessionId")),
+        "dt_hash": to_str(debug.get("dtHash")),
+        "device_fingerprint": to_str(debug.get("deviceFingerprint")),
+        "request_id": to_str(debug.get("requestId")),
+        "transaction_id": to_str(transaction.get("id")),
+        "api_token_id": to_str(_level(transaction.get("detail")).get("requestApiTokenId")),
+    }
+    for target in targets:
+        kind = _kind(target)
+        if kind in ("access_token", "refresh_token", "id_token", "token"):
+            session_keys.setdefault(f"{kind}_id", to_str(target.get("id")))
+    session_keys = {name: value for name, value in session_keys.items() if value}
+    token_kind, session_key = _token(event_type_name, session_keys, targets)
+    actor_kind = _actor_kind(actor, event_type_name, grant_type)
+
+    client = _level(record.get("client"))
+    geo = _level(client.get("geographicalContext"))
+    geolocation = _level(geo.get("geolocation"))
+    security = _level(record.get("securityContext"))
+    chain = _levels(_level(record.get("request")).get("ipChain"))
+    chain_first = chain[0] if chain else _EMPTY
+    factor = to_str(debug.get("factor"))
+    credential_type = to_str(authentication.get("credentialType"))
+    no_anonymity_details = (
+        security.get("ipDetails") is None
+        and chain_first.get("ipDetails") is None
+        and debug.get("tunnels") is None
+    )
+    if no_anonymity_details:
+        anonymizer = to_bool(security.get("isProxy")) is True
+    else:
+        anonymizer = _anonymizer(security, chain_first, debug)
+
+    device_id = session_keys.get("dt_hash", "") or to_str(_level(record.get("device")).get("id"))
+
+    return NormalizedEvent(
+        provider=PROVIDER,
+        provider_event_id=event_id,
+        occurred_at=occurred_at,
+        provider_event_type=event_type_name,
+        event_type=event_type,
+        outcome=outcome,
+        actor_id=actor_id,
+        actor_login=to_str(actor.get("alternateId")),
+        actor_display_name=to_str(actor.get("displayName")),
+        actor_kind=actor_kind,
+        session_key=session_key,
+        session_keys=session_keys,
+        token_kind=token_kind,
+        ip=clean_ip(client.get("ipAddress")) or clean_ip(chain_first.get("ip")),
+        asn=to_int(security.get("asNumber"))
+        or to_int(_level(chain_first.get("ipDetails")).get("asNumber")),
+        as_org=to_str(security.get("asOrg"))
+        or to_str(_level(chain_first.get("ipDetails")).get("asOrg")),
+        country=country_code(geo.get("country")),
+        city=to_str(geo.get("city")),
+        lat=to_float(geolocation.get("lat")),
+        lon=to_float(geolocation.get("lon")),
+        anonymizer=anonymizer,
+        user_agent=to_str(_level(client.get("userAgent")).get("rawUserAgent")),
+        device_id=device_id,
+        client_app=app_name,
+        interactive=None,
+        auth_methods=tuple(m for m in dict.fromkeys((credential_type, factor)) if m),
+        mfa=_mfa(event_type_name, outcome, factor),
+        status_detail=to_str(outcome_object.get("reason")),
+        high_value_action=high_value,
+        risk=_risk_documented(security, debug),
+        target=_target_documented(targets),
+        raw=raw,
+    )
+
+
+def _kind(target: dict[str, Any]) -> str:
+    return to_str(target.get("type")).lower()
+
+
+def _risk_documented(security: dict[str, Any], debug: dict[str, Any]) -> dict[str, Any]:
+    """``_risk`` over objects that passed ``_level``."""
+    itp = _level(security.get("risk"))
+    debug_risk = to_str(debug.get("risk"))
+    log_only = _level(debug.get("logOnlySecurityData"))
+    risk: dict[str, Any] = {}
+    level = to_str(itp.get("level"))
+    if not level and debug_risk:
+        match = _RISK_LEVEL.search(debug_risk)
+        level = match.group(1) if match else ""
+    if not level:
+        level = to_str(_level(log_only.get("risk")).get("level"))
+    if level:
+        risk["level"] = level.upper()
+    reasons = [to_str(r) for r in as_list(itp.get("reasons")) if to_str(r)]
+    if not reasons and debug_risk:
+        match = _RISK_REASONS.search(debug_risk)
+        if match and match.group(1).strip():
+            reasons = [r.strip() for r in match.group(1).split(",") if r.strip()]
+    if reasons:
+        risk["reasons"] = reasons
+    for name, key in (
+        ("detection", "detectionName"),
+        ("previous_level", "previousLevel"),
+        ("issuer", "issuer"),
+    ):
+        value = to_str(itp.get(key))
+        if value:
+            risk[name] = value
+    behaviors = _behaviors(debug.get("behaviors")) or _behaviors(log_only.get("behaviors"))
+    user_behaviors = security.get("userBehaviors")
+    if user_behaviors is not None:
+        behaviors.update(
+            {
+                to_str(ci_get(b, "name")): to_str(ci_get(b, "result")).upper()
+                for b in as_list(user_behaviors)
+                if to_str(ci_get(b, "name"))
+            }
+        )
+    positive = sorted(name for name, result in behaviors.items() if result == "POSITIVE")
+    if positive:
+        risk["behaviors"] = positive
+    if to_bool(debug.get("threatSuspected")):
+        risk["threat_suspected"] = True
+    return risk
+
+
+def _target_documented(targets: list[dict[str, Any]]) -> dict[str, Any]:
+    """``_target`` over objects that passed ``_level``."""
+    objects = []
+    for target in targets:
+        item = {
+            "type": to_str(target.get("type")),
+            "id": to_str(target.get("id")),
+            "login": to_str(target.get("alternateId")),
+            "name": to_str(target.get("displayName")),
         }
         objects.append({k: v for k, v in item.items() if v})
     return {"objects": objects} if objects else {}
