@@ -46,7 +46,9 @@ from .choices import (
     EventType,
     HighValueAction,
     IdentityKind,
+    IdentityStatus,
     Outcome,
+    PrivilegeTier,
     SessionStatus,
     SourceKind,
     TokenKind,
@@ -708,7 +710,10 @@ def _upsert_identities(source: Source, fresh: list[_Prepared]) -> dict[str, int]
                 ).values_list("provider_id", "identity_id")
             )
     new = [name for name in names if name not in linked]
-    if new:
+    created: dict[str, int] = {}
+    if new and connection.vendor == "postgresql":
+        created = _create_identities_pg(source, [(name, actors[name]) for name in new])
+    elif new:
         identities = Identity.objects.bulk_create(
             [
                 Identity(
@@ -729,16 +734,64 @@ def _upsert_identities(source: Source, fresh: list[_Prepared]) -> dict[str, int]
                 for name, identity in zip(new, identities, strict=True)
             ]
         )
+        created = {name: identity.pk for name, identity in zip(new, identities, strict=True)}
     existing = sorted((linked[name], actors[name]) for name in linked)
     if existing:
         if connection.vendor == "postgresql":
             _update_identities_pg(existing)
         else:
             _update_identities_orm(existing)
-    ids = dict(linked)
-    if new:
-        ids.update(zip(new, (identity.pk for identity in identities), strict=True))
-    return ids
+    return {**linked, **created}
+
+
+def _create_identities_pg(source: Source, new: list[tuple[str, _ActorSeen]]) -> dict[str, int]:
+    """Create identities and their links for unknown actors in one statement.
+
+    What ``bulk_create`` of both models wrote (model defaults included), as one
+    ``INSERT … SELECT FROM unnest(…)`` with binary arrays: ids are drawn from the sequence
+    in a CTE (volatile, so evaluated once) and used by both inserts.
+    """
+    now = timezone.now()
+    with _binding_cursor() as cursor:
+        cursor.execute(
+            """
+            WITH v AS (
+              SELECT nextval(pg_get_serial_sequence('sessions_app_identity', 'id')) AS id, u.*
+              FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::timestamptz[],
+                          %b::timestamptz[], %b::timestamptz[])
+                AS u(provider_id, kind, login, display_name, first_seen, last_seen,
+                     credential_changed_at)
+            ), identities AS (
+              INSERT INTO sessions_app_identity (
+                id, kind, display_name, login, provider_ids, privilege_tier, owner_id, status,
+                department, first_seen_at, last_seen_at, credential_changed_at, risk_score,
+                risk_factors, created_at, updated_at)
+              SELECT id, kind, display_name, login, jsonb_build_object(%b::text, provider_id),
+                     %b, NULL, %b, '', first_seen, last_seen, credential_changed_at, 0,
+                     '[]'::jsonb, %b, %b
+              FROM v ORDER BY id
+            )
+            INSERT INTO sessions_app_identitylink (source_id, provider_id, identity_id)
+            SELECT %b, provider_id, id FROM v ORDER BY id
+            RETURNING provider_id, identity_id
+            """,
+            [
+                [name for name, _ in new],
+                [seen.kind for _, seen in new],
+                [seen.login or name for name, seen in new],
+                [seen.display_name or seen.login or name for name, seen in new],
+                [seen.first_seen for _, seen in new],
+                [seen.last_seen for _, seen in new],
+                [seen.credential_changed_at for _, seen in new],
+                str(source.pk),
+                PrivilegeTier.STANDARD.value,
+                IdentityStatus.ACTIVE.value,
+                now,
+                now,
+                source.pk,
+            ],
+        )
+        return dict(cursor.fetchall())
 
 
 def _update_identities_pg(existing: list[tuple[int, _ActorSeen]]) -> None:
@@ -755,13 +808,21 @@ def _update_identities_pg(existing: list[tuple[int, _ActorSeen]]) -> None:
                 AND v.last_seen >= COALESCE(i.last_seen_at, '-infinity') THEN v.display_name
                 ELSE i.display_name END,
               credential_changed_at = GREATEST(i.credential_changed_at, v.credential_changed_at),
-              updated_at = now()
+              updated_at = %b
             FROM unnest(%b::bigint[], %b::timestamptz[], %b::timestamptz[], %b::text[],
                         %b::text[], %b::timestamptz[])
               AS v(id, first_seen, last_seen, login, display_name, credential_changed_at)
-            WHERE i.id = v.id
+            WHERE i.id = v.id AND (
+              -- only rows that change: a re-seen actor inside its known time span is no write
+              i.first_seen_at IS NULL OR v.first_seen < i.first_seen_at
+              OR i.last_seen_at IS NULL OR v.last_seen > i.last_seen_at
+              OR (v.last_seen = i.last_seen_at AND (
+                (v.login <> '' AND v.login <> i.login)
+                OR (v.display_name <> '' AND v.display_name <> i.display_name)))
+              OR v.credential_changed_at > COALESCE(i.credential_changed_at, '-infinity'))
             """,
             [
+                timezone.now(),  # as auto_now would, not the transaction's start
                 [pk for pk, _ in existing],
                 [seen.first_seen for _, seen in existing],
                 [seen.last_seen for _, seen in existing],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from django.db import connection
 
 from govern.audit import verify_chain
 from sessions_app.choices import EventType, SessionStatus, SourceKind
@@ -258,6 +259,45 @@ def test_new_identities_take_their_kind_and_each_actor_gets_one(source):
     bot = IdentityLink.objects.get(provider_id="svc-1").identity
     assert bot.login == "deploy-bot-2"  # the newer event's login wins
     assert bot.provider_ids == {str(source.pk): "svc-1"}
+
+
+def test_new_identity_rows_carry_the_model_defaults(source):
+    ingest_records(source=source, records=[event(1, user="u-9", login="", minutes=3)])
+
+    identity = Identity.objects.get()
+    expected = Identity(kind="human", login="u-9", display_name="u-9")
+    for name in ("kind", "privilege_tier", "status", "department", "risk_score", "risk_factors"):
+        assert getattr(identity, name) == getattr(expected, name), name
+    assert identity.owner_id is None and identity.credential_changed_at is None
+    assert (identity.login, identity.display_name) == ("u-9", "u-9")
+    assert identity.first_seen_at == identity.last_seen_at == T0 + timedelta(minutes=3)
+    assert identity.created_at is not None and identity.updated_at >= identity.created_at
+    link = IdentityLink.objects.get()
+    assert (link.source_id, link.provider_id, link.identity_id) == (source.pk, "u-9", identity.pk)
+    assert identity.provider_ids == {str(source.pk): "u-9"}
+
+
+def test_identity_rows_are_rewritten_only_when_something_changes(source):
+    if connection.vendor != "postgresql":
+        pytest.skip("the ORM path (SQLite) rewrites every identity it saw")
+    ingest_records(source=source, records=[event(1), event(2, minutes=10)])
+    identity = Identity.objects.get()
+
+    # Inside the known time span, same login: nothing to change, so no write.
+    ingest_records(source=source, records=[event(3, minutes=5)])
+    unchanged = Identity.objects.get()
+    assert unchanged.updated_at == identity.updated_at
+    assert (unchanged.first_seen_at, unchanged.last_seen_at) == (T0, T0 + timedelta(minutes=10))
+
+    # Same last-seen time with a new login, then an earlier event: each is a change.
+    ingest_records(source=source, records=[event(4, minutes=10, login="dana.lee@example.com")])
+    renamed = Identity.objects.get()
+    assert renamed.login == "dana.lee@example.com" and renamed.updated_at > identity.updated_at
+    ingest_records(source=source, records=[event(5, minutes=-5)])
+    earlier = Identity.objects.get()
+    assert earlier.first_seen_at == T0 - timedelta(minutes=5)
+    assert earlier.login == "dana.lee@example.com"  # an older event does not rename
+    assert earlier.updated_at > renamed.updated_at
 
 
 def test_events_across_months_land_in_their_partitions(source):
