@@ -7,12 +7,15 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
+from govern.widgets import render_in_python
 from sessions_app.choices import IdentityKind, PrivilegeTier
 from sessions_app.models import Identity, Owner, Session, Source
 
 from .detectors import REGISTRY
 from .models import Alert, IdentityClass, Resolution, Severity, Stage, Substatus
 
+# Free text: up to this many matching identities (or sessions) are passed as literal ids.
+SEARCH_ID_LIMIT = 500
 STATUS_CHOICES = [("open", "Open"), ("closed", "Closed or suppressed"), ("all", "All")]
 
 
@@ -105,22 +108,38 @@ class AlertFilter(django_filters.FilterSet):
                 "iso-8601",
             ]
 
+    @property
+    def form(self):
+        created = not hasattr(self, "_form")
+        form = super().form
+        if created:
+            # The queue prints this form on every full page: widgets built in Python.
+            render_in_python(form)
+        return form
+
     def search(self, queryset, name, value):
         value = value.strip()
         if value.startswith("#") and value[1:].isdigit():
             return queryset.filter(pk=int(value[1:]))
-        # Matching identities first (a small table), so the alert side is an indexed
-        # semi-join next to the trigram-indexed title/summary, not an OR across joins.
+        # Matching identities and sessions first (small look-ups), then their ids as literal
+        # lists: every arm of the OR is then indexed (trigram on title/summary, b-tree on
+        # identity and session), so PostgreSQL combines bitmaps instead of filtering every
+        # open alert. A search matching very many identities keeps the subquery.
+        condition = Q(title__icontains=value) | Q(summary__icontains=value)
         identities = Identity.objects.filter(
             Q(login__icontains=value) | Q(display_name__icontains=value)
-        ).values("pk")
-        sessions = Session.objects.filter(session_key=value).values("pk")
-        return queryset.filter(
-            Q(title__icontains=value)
-            | Q(summary__icontains=value)
-            | Q(identity_id__in=identities)
-            | Q(session_id__in=sessions)
+        ).values_list("pk", flat=True)
+        identity_ids = list(identities[: SEARCH_ID_LIMIT + 1])
+        if len(identity_ids) > SEARCH_ID_LIMIT:
+            condition |= Q(identity_id__in=identities)
+        elif identity_ids:
+            condition |= Q(identity_id__in=identity_ids)
+        session_ids = list(
+            Session.objects.filter(session_key=value).values_list("pk", flat=True)[:SEARCH_ID_LIMIT]
         )
+        if session_ids:
+            condition |= Q(session_id__in=session_ids)
+        return queryset.filter(condition)
 
     def by_status(self, queryset, name, value):
         if value == "open":
