@@ -78,6 +78,7 @@ def _queue_context(request: HttpRequest, filterset: AlertFilter) -> dict:
         # (-score, -id) index serves it.
         rows = rows.order_by(*rows.query.order_by, "-id")
     page = paginate(request, rows, per_page=QUEUE_PAGE_SIZE)
+    now = timezone.now()
     seen = request.GET.get("seen", "")
     query = request.GET.copy()
     for volatile in ("page", "seen", "after"):
@@ -89,7 +90,8 @@ def _queue_context(request: HttpRequest, filterset: AlertFilter) -> dict:
     return {
         "filter": filterset,
         "page": page,
-        "now": timezone.now(),
+        "rows": selectors.queue_rows(selectors.queue_row_values(page.object_list), now=now),
+        "now": now,
         "seen": int(seen) if seen.isdigit() else None,
         "query": query.urlencode(),
         "poll_url": f"{reverse('alerts_app:alert_poll')}?{poll.urlencode()}",
@@ -296,13 +298,11 @@ def alert_assign(request: HttpRequest, pk: int) -> HttpResponse:
         return _action_done(request, pk, error=exc.message)
     done = f"Assigned to {assignee.get_username()}." if assignee else "Unassigned."
     if request.POST.get("next") == "row" and request.htmx:
-        alert = selectors.alert_list(request.user).get(pk=pk)
         response = render(
             request,
             QUEUE_TEMPLATE + "#row",
             {
-                "a": alert,
-                "now": timezone.now(),
+                "a": selectors.queue_row(pk, request.user, now=timezone.now()),
                 "can_triage": True,
                 "seen": None,
                 "alerts_url": reverse("alerts_app:alert_list"),

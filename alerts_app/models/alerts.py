@@ -123,6 +123,18 @@ class AlertQuerySet(models.QuerySet):
         )
 
 
+def running_due_at(*, stage, acknowledged_at, ack_due_at, contained_at, contain_due_at):
+    """The SLA due time that is running for an alert in ``stage``: acknowledge first, then
+    contain; none once contained or closed."""
+    if stage not in Stage.open_stages():
+        return None
+    if acknowledged_at is None:
+        return ack_due_at
+    if contained_at is None:
+        return contain_due_at
+    return None
+
+
 class Alert(models.Model):
     """One deduplicated finding: a detector firing on a session or identity within a window."""
 
@@ -280,13 +292,13 @@ class Alert(models.Model):
     @property
     def current_due_at(self):
         """The SLA due time that is running: acknowledge first, then contain."""
-        if not self.is_open:
-            return None
-        if self.acknowledged_at is None:
-            return self.ack_due_at
-        if self.contained_at is None:
-            return self.contain_due_at
-        return None
+        return running_due_at(
+            stage=self.stage,
+            acknowledged_at=self.acknowledged_at,
+            ack_due_at=self.ack_due_at,
+            contained_at=self.contained_at,
+            contain_due_at=self.contain_due_at,
+        )
 
 
 class AlertHistory(models.Model):
