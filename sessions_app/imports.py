@@ -4,10 +4,10 @@ Used by ``manage.py import_events`` and by the admins' upload on a source page.
 
 Reads JSON arrays, JSON Lines or a single JSON document (each optionally gzip-compressed),
 streaming: arrays are parsed element by element and lines one by one, so a 1 GB export never
-sits in memory. Records go to ``ingest_records`` in batches of ``--batch-size`` (one
-transaction each). Lines that aren't JSON are quarantined, not fatal. Prints exactly one
-line: ``read N, imported N, duplicates N, quarantined N``. Exits non-zero only when an input
-is unusable as a whole (missing, unreadable, not JSON at all).
+sits in memory. Records go to ``ingest_batches`` in batches of ``--batch-size`` (one
+transaction each, parsed ahead in worker processes). Lines that aren't JSON are quarantined,
+not fatal. Prints exactly one line: ``read N, imported N, duplicates N, quarantined N``.
+Exits non-zero only when an input is unusable as a whole (missing, unreadable, not JSON).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from govern.audit import audit_log
 from sessions_app.ingest import split_records
 from sessions_app.ingest.schema import QuarantineError
 from sessions_app.models import Source
-from sessions_app.services import IngestResult, RejectedInput, ingest_records
+from sessions_app.services import IngestResult, RejectedInput, ingest_batches
 
 
 class ImportInputError(ValueError):
@@ -121,35 +121,38 @@ def _object_or_lines(stream: io.BufferedReader, path: Path, fmt: str) -> Iterato
 
 
 def import_paths(
-    *, source: Source, paths: list[Path], fmt: str, batch_size: int = 2000
+    *,
+    source: Source,
+    paths: list[Path],
+    fmt: str,
+    batch_size: int = 2000,
+    workers: int | None = None,
 ) -> IngestResult:
     """Import every record of ``paths`` into ``source`` in batches; counts only, no ids.
 
-    Raises ``ImportInputError`` before importing anything if a path is missing, and when a
-    file turns out unusable as a whole (batches already stored stay stored: re-importing is
-    harmless, duplicates add nothing).
+    Batches go through ``ingest_batches`` (one transaction each, parsed ahead in ``workers``
+    processes; its default when None, in this process when 0). Raises ``ImportInputError``
+    before importing anything if a path is missing, and when a file turns out unusable as a
+    whole (batches already stored stay stored: re-importing is harmless, duplicates add
+    nothing).
     """
     for path in paths:
         if not path.is_file():
             raise ImportInputError(f"{path}: no such file")
-    total = IngestResult()
-    for path in paths:
-        batch: list[Any] = []
-        for record in iter_records(path, fmt):
-            batch.append(record)
-            if len(batch) >= batch_size:
-                total.add(_ingest(source, batch, fmt))
-                batch = []
-        if batch:
-            total.add(_ingest(source, batch, fmt))
-    return total
-
-
-def _ingest(source: Source, batch: list[Any], fmt: str) -> IngestResult:
-    result = ingest_records(source=source, records=batch, fmt=fmt)
+    batches = _batches((r for path in paths for r in iter_records(path, fmt)), batch_size)
     # Only counts are reported; don't accumulate millions of ids over a big import.
-    result.event_ids, result.session_ids, result.identity_ids = [], [], []
-    return result
+    return ingest_batches(source=source, batches=batches, fmt=fmt, workers=workers, keep_ids=False)
+
+
+def _batches(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def source_import_upload(
@@ -171,7 +174,8 @@ def source_import_upload(
         with path.open("wb") as out:
             for chunk in upload.chunks():
                 out.write(chunk)
-        result = import_paths(source=source, paths=[path], fmt=fmt)
+        # Parsed in the web process itself: a request does not start worker processes.
+        result = import_paths(source=source, paths=[path], fmt=fmt, workers=0)
     audit_log(
         actor=actor,
         verb="source.import",

@@ -24,14 +24,15 @@ not fast.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import math
-from collections import defaultdict
+import multiprocessing
+import os
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import Any, NamedTuple
 
 import orjson
@@ -44,17 +45,21 @@ from govern.audit import audit_log
 
 from .choices import (
     EventType,
-    HighValueAction,
     IdentityKind,
     IdentityStatus,
     Outcome,
     PrivilegeTier,
     SessionStatus,
     SourceKind,
-    TokenKind,
 )
-from .ingest import enrich, parse_record
-from .ingest.schema import NormalizedEvent, QuarantineError
+from .ingest.prepare import (
+    PreparedEvent,
+    Reject,
+    RejectedInput,
+    prepare_json_batch,
+    prepare_records,
+    unpack_prepared,
+)
 from .models import (
     EventDailyCount,
     Identity,
@@ -79,21 +84,6 @@ FORMAT_BY_KIND = {
 }
 
 _KEY_QUERY_CHUNK = 900  # ids per "already stored?" query (SQLite caps bound parameters)
-_MAX_KEY = 300  # varchar length of event ids, actor ids and session keys
-_STRING_LIMITS = {
-    "provider_event_type": 200,
-    "actor_login": 300,
-    "actor_display_name": 300,
-    "as_org": 200,
-    "city": 100,
-    "device_id": 200,
-    "client_app": 200,
-}
-_EVENT_TYPES = frozenset(EventType.values)
-_OUTCOMES = frozenset(Outcome.values)
-_IDENTITY_KINDS = frozenset(IdentityKind.values)
-_TOKEN_KINDS = frozenset(TokenKind.values)
-_HIGH_VALUE = frozenset(HighValueAction.values)
 # Lifecycle event type -> the session status it ends a session in. When one batch holds more
 # than one for a session, revocation wins over expiry over logoff.
 _LIFECYCLE = {
@@ -104,13 +94,6 @@ _LIFECYCLE = {
 }
 _AUTHENTICATING = frozenset({EventType.LOGON, EventType.MFA_CHALLENGE})
 _LIFECYCLE_RANK = {SessionStatus.REVOKED: 0, SessionStatus.EXPIRED: 1, SessionStatus.ENDED: 2}
-
-
-class RejectedInput(NamedTuple):
-    """Input that never became a record (e.g. a line that isn't JSON): quarantined as is."""
-
-    payload: str
-    reason: str
 
 
 @dataclass
@@ -156,150 +139,18 @@ def source_format(source: Source) -> str:
     return (source.settings or {}).get("format") or FORMAT_BY_KIND.get(source.kind, "json")
 
 
-# ---------------------------------------------------------------------------------------
-# parsing: records -> prepared events + rejects (pure, no database)
-
-
-@dataclass(slots=True)
-class _Prepared:
-    """A normalised event made safe for the database, with its serialised JSON columns."""
-
-    event: NormalizedEvent
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    details: bytes
-    raw: bytes
-    index: int  # position in the input, to map quarantine outcomes back
-
-    @property
-    def key(self) -> tuple[str, datetime]:
-        return self.event.provider_event_id, self.event.occurred_at
-
-
-class _Reject(NamedTuple):
-    payload: str
-    reason: str
-    index: int
-
-
-def _payload_text(record: Any) -> str:
-    if isinstance(record, str):
-        return record
-    try:
-        return orjson.dumps(record).decode()
-    except TypeError:
-        return repr(record)
-
-
-def _clean_str(value: Any, limit: int | None = None) -> str:
-    if not isinstance(value, str):
-        value = "" if value is None else str(value)
-    if "\x00" in value:  # PostgreSQL text cannot hold NUL
-        value = value.replace("\x00", "")
-    return value[:limit] if limit is not None and len(value) > limit else value
-
-
-def _finite(value: float | None) -> float | None:
-    return value if isinstance(value, int | float) and math.isfinite(value) else None
-
-
-def _prepare_one(event: NormalizedEvent, record: Any, index: int) -> _Prepared:
-    """Coerce a parser's output into what the columns accept; raise for what can't be kept."""
-    for name in ("provider_event_id", "actor_id", "session_key"):
-        value = _clean_str(getattr(event, name))
-        if len(value) > _MAX_KEY:
-            raise QuarantineError(f"{name} is longer than {_MAX_KEY} characters")
-        setattr(event, name, value)
-    if not event.provider_event_id:
-        raise QuarantineError("event has no id")
-    if not event.actor_id:
-        raise QuarantineError("event has no actor id")
-    if not isinstance(event.occurred_at, datetime):
-        raise QuarantineError("event has no time")
-    if event.occurred_at.tzinfo is None:
-        event.occurred_at = event.occurred_at.replace(tzinfo=UTC)
-    for name, limit in _STRING_LIMITS.items():
-        setattr(event, name, _clean_str(getattr(event, name), limit))
-    event.user_agent = _clean_str(event.user_agent)
-    if event.event_type not in _EVENT_TYPES:
-        event.event_type = EventType.OTHER
-    if event.outcome not in _OUTCOMES:
-        event.outcome = Outcome.UNKNOWN
-    if event.actor_kind not in _IDENTITY_KINDS:
-        event.actor_kind = IdentityKind.HUMAN
-    if event.token_kind not in _TOKEN_KINDS:
-        event.token_kind = TokenKind.BROWSER_SESSION
-    if event.high_value_action not in _HIGH_VALUE:
-        event.high_value_action = ""
-    country = _clean_str(event.country).upper()
-    event.country = country if len(country) == 2 else ""
-    if not (isinstance(event.asn, int) and 0 <= event.asn < 2**31):
-        event.asn = None
-    event.lat, event.lon = _finite(event.lat), _finite(event.lon)
-    try:
-        ip = ipaddress.ip_address(event.ip) if event.ip else None
-    except ValueError:
-        ip = None
-    try:
-        raw = orjson.dumps(record if isinstance(record, dict) else event.raw)
-        details = orjson.dumps(
-            {
-                "session_keys": event.session_keys,
-                "auth_methods": list(event.auth_methods),
-                "risk": event.risk,
-                "target": event.target,
-                "interactive": event.interactive,
-                # read back by alerts_app.engine.event_from_row for the detectors
-                "token_kind": event.token_kind,
-                "status_detail": event.status_detail,
-                "actor_id": event.actor_id,
-                "actor_login": event.actor_login,
-                "actor_display_name": event.actor_display_name,
-            }
-        )
-    except (TypeError, orjson.JSONEncodeError) as exc:
-        raise QuarantineError(f"event cannot be stored as JSON: {exc}") from exc
-    if b"\\u0000" in raw:
-        # PostgreSQL jsonb cannot hold NUL; quarantining would let an attacker hide events by
-        # putting one in a user agent, so NUL becomes U+FFFD in the stored copy instead.
-        raw = orjson.dumps(_without_nul(record if isinstance(record, dict) else event.raw))
-    if b"\\u0000" in details:
-        details = orjson.dumps(_without_nul(orjson.loads(details)))
-    return _Prepared(event=event, ip=ip, details=details, raw=raw, index=index)
-
-
-def _without_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_without_nul(v) for v in value]
-    return value
-
-
 def _prepare(
     fmt: str, records: Iterable[Any], mapping: dict | None
-) -> tuple[list[_Prepared], list[_Reject]]:
-    city_db = getattr(django_settings, "GOVERN_GEOIP_CITY_DB", "")
-    asn_db = getattr(django_settings, "GOVERN_GEOIP_ASN_DB", "")
-    prepared: list[_Prepared] = []
-    rejects: list[_Reject] = []
-    for index, record in enumerate(records):
-        if isinstance(record, RejectedInput):
-            rejects.append(_Reject(record.payload, record.reason, index))
-            continue
-        try:
-            event = parse_record(fmt, record, mapping=mapping)
-            if city_db or asn_db:
-                event = enrich(event, city_db, asn_db)
-            prepared.append(_prepare_one(event, record, index))
-        except QuarantineError as exc:
-            rejects.append(_Reject(_payload_text(record), exc.reason, index))
-        except Exception as exc:  # a parser bug must not lose the rest of the batch
-            logger.exception("parser %s failed on a record", fmt)
-            reason = f"parser error: {type(exc).__name__}: {exc}"
-            rejects.append(_Reject(_payload_text(record), reason, index))
-    return prepared, rejects
+) -> tuple[list[PreparedEvent], list[Reject]]:
+    return prepare_records(fmt, records, mapping, *_geoip_paths())
+
+
+def _geoip_paths() -> tuple[str, str]:
+    """The offline GeoIP/ASN files ingestion enriches events from ('' = none)."""
+    return (
+        getattr(django_settings, "GOVERN_GEOIP_CITY_DB", ""),
+        getattr(django_settings, "GOVERN_GEOIP_ASN_DB", ""),
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -334,33 +185,64 @@ def ingest_records(
 
 
 def ingest_batches(
-    *, source: Source, batches: Iterable[Iterable[Any]], fmt: str | None = None
+    *,
+    source: Source,
+    batches: Iterable[Iterable[Any]],
+    fmt: str | None = None,
+    workers: int | None = None,
+    keep_ids: bool = True,
 ) -> IngestResult:
-    """``ingest_records`` for a stream of batches, parsing the next batch while one is written.
+    """``ingest_records`` for a stream of batches, parsed ahead while earlier ones are written.
 
     For bulk work (file imports, backfills): each batch is its own transaction exactly as
     ``ingest_records`` would commit it, in order, so a crash leaves whole batches stored and
-    re-running adds nothing. Parsing is pure Python and holds the GIL; writing mostly waits
-    on PostgreSQL, and psycopg releases the GIL while it waits, so one thread parses batch
-    N+1 while this one writes batch N and the two cores stay busy. Returns the batches'
-    results added together.
+    re-running adds nothing. Parsing is pure Python and CPU-bound, so it runs in ``workers``
+    other processes (default ``bulk_parse_workers()``) while this one writes: records go
+    there as JSON and come back as plain tuples. With ``workers=0``, or where this process
+    may not start processes (a Celery prefork child is daemonic), one thread parses the next
+    batch instead. A batch JSON cannot carry (e.g. with ``RejectedInput`` items) is parsed
+    here. ``keep_ids=False`` leaves the id lists of the result empty (millions of ids over a
+    large import); the batches' counts are added together either way.
     """
     fmt = fmt or source_format(source)
     mapping = (source.settings or {}).get("mapping")
+    if workers is None or not _may_start_processes():
+        workers = bulk_parse_workers() if workers is None else 0
+    geoip = _geoip_paths()
     total = IngestResult()
     session_ids: set[int] = set()
     identity_ids: set[int] = set()
-    iterator = iter(batches)
 
-    def parse_next() -> tuple[list[_Prepared], list[_Reject]] | None:
-        batch = next(iterator, None)
-        return None if batch is None else _prepare(fmt, batch, mapping)
+    if workers > 0:
+        executor: Executor = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+    else:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse")
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as parser:
-        pending = parser.submit(parse_next)
-        while (parsed := pending.result()) is not None:
-            pending = parser.submit(parse_next)
-            prepared, rejects = parsed
+    def submit(batch: Iterable[Any]) -> Future:
+        records = list(batch)
+        if workers > 0 and all(type(record) is dict for record in records):
+            try:
+                payload = orjson.dumps(records, option=_EXACT_JSON)
+            except TypeError:  # not plain JSON data: parsed in this process
+                pass
+            else:
+                return executor.submit(prepare_json_batch, fmt, payload, mapping, *geoip)
+        if workers > 0:
+            done: Future = Future()
+            done.set_result(prepare_records(fmt, records, mapping, *geoip))
+            return done
+        return executor.submit(prepare_records, fmt, records, mapping, *geoip)
+
+    with executor:
+        iterator = iter(batches)
+        pending: deque[Future] = deque(submit(b) for b in islice(iterator, workers + 1))
+        while pending:
+            prepared, rejects = pending.popleft().result()
+            next_batch = next(iterator, None)
+            if next_batch is not None:
+                pending.append(submit(next_batch))
+            if prepared and type(prepared[0]) is tuple:
+                prepared = unpack_prepared(prepared)
             _ensure_partitions_for(prepared)
             result = _store(
                 source=source,
@@ -369,13 +251,60 @@ def ingest_batches(
                 cursor=None,
                 on_rejects=lambda locked, items: _quarantine_new(locked, items, fmt),
             )
-            # Ids gathered in sets: IngestResult.add re-sorts its lists on every call.
-            session_ids.update(result.session_ids)
-            identity_ids.update(result.identity_ids)
+            if keep_ids:
+                # Ids gathered in sets: IngestResult.add re-sorts its lists on every call.
+                session_ids.update(result.session_ids)
+                identity_ids.update(result.identity_ids)
+            else:
+                result.event_ids, result.updated_event_ids = [], []
             result.session_ids = result.identity_ids = []
             total.add(result)
     total.session_ids, total.identity_ids = sorted(session_ids), sorted(identity_ids)
     return total
+
+
+# orjson refuses (TypeError) what JSON would change: datetimes, dataclasses, subclasses of
+# str/int/dict/list (e.g. a NamedTuple), non-string keys, integers past 64 bits.
+_EXACT_JSON = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def bulk_parse_workers() -> int:
+    """Processes ``ingest_batches`` parses in by default: one per CPU but the writer's, at
+    most 4 (the writer and its PostgreSQL backend cannot keep more busy); 0 (parse in this
+    process) where it may not start processes."""
+    if not _may_start_processes():
+        return 0
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus - 1))
+
+
+def _pool_context() -> Any:
+    """Fork where there is fork: "spawn" and "forkserver" re-run the caller's main script in
+    every worker, which breaks any script without a ``__main__`` guard. A forked worker only
+    parses: it never uses the Django connection it inherits, and leaves with ``os._exit``
+    without closing it (CPython forks every pool worker at once, before the pool's own
+    thread starts)."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _may_start_processes() -> bool:
+    """False inside a daemonic process, which may not have children: a Celery prefork child
+    (billiard's own process bookkeeping) or a daemonic ``multiprocessing`` process."""
+    if multiprocessing.current_process().daemon:
+        return False
+    try:
+        from billiard.process import current_process as billiard_process
+    except ImportError:
+        return True
+    return not billiard_process().daemon
 
 
 def quarantine_reprocess(*, quarantined_ids: Iterable[int], actor: Any) -> IngestResult:
@@ -435,7 +364,7 @@ def _reload_payload(item: QuarantinedEvent) -> Any:
         return RejectedInput(item.payload, f"not JSON: {exc}")
 
 
-def _quarantine_new(source: Source, rejects: list[_Reject], fmt: str) -> None:
+def _quarantine_new(source: Source, rejects: list[Reject], fmt: str) -> None:
     if not rejects:
         return
     QuarantinedEvent.objects.bulk_create(
@@ -446,7 +375,7 @@ def _quarantine_new(source: Source, rejects: list[_Reject], fmt: str) -> None:
     )
 
 
-def _quarantine_retried(group: list[QuarantinedEvent], rejects: list[_Reject]) -> None:
+def _quarantine_retried(group: list[QuarantinedEvent], rejects: list[Reject]) -> None:
     still_failing = {r.index: r.reason for r in rejects}
     now = timezone.now()
     for index, item in enumerate(group):
@@ -458,7 +387,7 @@ def _quarantine_retried(group: list[QuarantinedEvent], rejects: list[_Reject]) -
     QuarantinedEvent.objects.bulk_update(group, ["attempts", "reason", "resolved_at"])
 
 
-def _ensure_partitions_for(prepared: list[_Prepared]) -> None:
+def _ensure_partitions_for(prepared: list[PreparedEvent]) -> None:
     # Before the ingest transaction opens: creating a partition locks the parent table, which
     # must not happen while this connection already holds locks on it (see partitions.py).
     # Only the months present, not every month between the oldest and newest event.
@@ -469,13 +398,13 @@ def _ensure_partitions_for(prepared: list[_Prepared]) -> None:
 def _store(
     *,
     source: Source,
-    prepared: list[_Prepared],
-    rejects: list[_Reject],
+    prepared: list[PreparedEvent],
+    rejects: list[Reject],
     cursor: dict | None,
-    on_rejects: Callable[[Source, list[_Reject]], None],
+    on_rejects: Callable[[Source, list[Reject]], None],
 ) -> IngestResult:
     result = IngestResult(read=len(prepared) + len(rejects), quarantined=len(rejects))
-    by_key: dict[tuple[str, datetime], _Prepared] = {}
+    by_key: dict[tuple[str, datetime], PreparedEvent] = {}
     for item in prepared:  # the same event twice in one delivery counts once
         by_key.setdefault(item.key, item)
     received_at = timezone.now()
@@ -529,7 +458,7 @@ def _send_on_commit(source_id: int, result: IngestResult) -> None:
     transaction.on_commit(send)
 
 
-def _update_source(source: Source, fresh: list[_Prepared], cursor: dict | None) -> None:
+def _update_source(source: Source, fresh: list[PreparedEvent], cursor: dict | None) -> None:
     changes: dict[str, Any] = {"updated_at": timezone.now()}
     if fresh:
         newest = max(p.event.occurred_at for p in fresh)
@@ -556,7 +485,7 @@ class _StoredEvent(NamedTuple):
 
 
 def _find_stored(
-    source_id: int, items: list[_Prepared]
+    source_id: int, items: list[PreparedEvent]
 ) -> dict[tuple[str, datetime], _StoredEvent]:
     """The items' keys already stored, with what a late risk verdict needs of them.
 
@@ -607,8 +536,9 @@ def _json_value(value: Any) -> Any:
 
 
 def _changed_verdicts(
-    items: dict[tuple[str, datetime], _Prepared], stored: dict[tuple[str, datetime], _StoredEvent]
-) -> list[tuple[_StoredEvent, _Prepared]]:
+    items: dict[tuple[str, datetime], PreparedEvent],
+    stored: dict[tuple[str, datetime], _StoredEvent],
+) -> list[tuple[_StoredEvent, PreparedEvent]]:
     """Re-delivered events whose vendor risk verdict differs from the stored copy's."""
     changed = []
     for key, row in stored.items():
@@ -620,7 +550,7 @@ def _changed_verdicts(
     return changed
 
 
-def _apply_verdicts(verdicts: list[tuple[_StoredEvent, _Prepared]]) -> None:
+def _apply_verdicts(verdicts: list[tuple[_StoredEvent, PreparedEvent]]) -> None:
     """Replace the stored events' ``details["risk"]`` and ``raw`` with the re-delivered ones."""
     if connection.vendor == "postgresql":
         with _binding_cursor() as cursor:
@@ -672,7 +602,7 @@ class _ActorSeen:
     credential_changed_at: datetime | None = None
 
 
-def _actors(fresh: list[_Prepared]) -> dict[str, _ActorSeen]:
+def _actors(fresh: list[PreparedEvent]) -> dict[str, _ActorSeen]:
     actors: dict[str, _ActorSeen] = {}
     for item in fresh:  # in event-time order: later events refresh login and name
         event = item.event
@@ -689,7 +619,7 @@ def _actors(fresh: list[_Prepared]) -> dict[str, _ActorSeen]:
     return actors
 
 
-def _upsert_identities(source: Source, fresh: list[_Prepared]) -> dict[str, int]:
+def _upsert_identities(source: Source, fresh: list[PreparedEvent]) -> dict[str, int]:
     """Identity id per actor id: linked ones updated, unknown ones created with their link."""
     actors = _actors(fresh)
     names = sorted(actors)
@@ -864,8 +794,8 @@ def _update_identities_orm(existing: list[tuple[int, _ActorSeen]]) -> None:
 
 @dataclass(slots=True)
 class _SessionSeen:
-    first: _Prepared
-    last: _Prepared
+    first: PreparedEvent
+    last: PreparedEvent
     count: int = 0
     authenticated_at: datetime | None = None
     mfa: bool | None = None
@@ -874,7 +804,7 @@ class _SessionSeen:
     ended_at: datetime | None = None
 
 
-def _sessions(fresh: list[_Prepared]) -> dict[str, _SessionSeen]:
+def _sessions(fresh: list[PreparedEvent]) -> dict[str, _SessionSeen]:
     sessions: dict[str, _SessionSeen] = {}
     for item in fresh:  # in event-time order
         event = item.event
@@ -900,7 +830,7 @@ def _sessions(fresh: list[_Prepared]) -> dict[str, _SessionSeen]:
     return sessions
 
 
-def _context(item: _Prepared) -> list[Any]:
+def _context(item: PreparedEvent) -> list[Any]:
     event = item.event
     return [
         event.occurred_at,
@@ -925,7 +855,7 @@ _CONTEXT_TYPES = (
 
 
 def _upsert_sessions(
-    source: Source, fresh: list[_Prepared], identities: dict[str, int]
+    source: Source, fresh: list[PreparedEvent], identities: dict[str, int]
 ) -> dict[str, int]:
     """Session id per session key, for the sessions the new events belong to."""
     sessions = _sessions(fresh)
@@ -1007,7 +937,7 @@ def _upsert_sessions_pg(
         return dict(cursor.fetchall())
 
 
-def _apply_context(session: Session, prefix: str, item: _Prepared) -> None:
+def _apply_context(session: Session, prefix: str, item: PreparedEvent) -> None:
     for name, value in zip(_CONTEXT_FIELDS, _context(item), strict=True):
         setattr(session, f"{prefix}_{name}", value)
 
@@ -1110,7 +1040,7 @@ _EVENT_COLUMNS = (
 
 def _insert_events(
     source: Source,
-    fresh: list[_Prepared],
+    fresh: list[PreparedEvent],
     identities: dict[str, int],
     sessions: dict[str, int],
     received_at: datetime,
@@ -1155,7 +1085,7 @@ def _insert_events(
 
 def _copy_events_pg(
     source: Source,
-    fresh: list[_Prepared],
+    fresh: list[PreparedEvent],
     identities: dict[str, int],
     sessions: dict[str, int],
     received_at: datetime,
@@ -1202,7 +1132,7 @@ def _already_json(value: bytes) -> bytes:
     return value
 
 
-def _add_daily_counts(source_id: int, fresh: list[_Prepared]) -> None:
+def _add_daily_counts(source_id: int, fresh: list[PreparedEvent]) -> None:
     counts: dict[tuple[date, str], int] = defaultdict(int)
     for item in fresh:
         counts[(item.event.occurred_at.astimezone(UTC).date(), item.event.event_type)] += 1

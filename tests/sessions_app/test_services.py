@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from govern.audit import verify_chain
 from sessions_app.choices import EventType, SessionStatus, SourceKind
@@ -498,3 +498,67 @@ def test_ingest_batches_commits_each_batch_like_ingest_records(source):
     assert Session.objects.get(session_key="sess-1").event_count == 3
     again = ingest_batches(source=source, batches=batches)
     assert (again.imported, again.duplicates, again.quarantined) == (0, 5, 1)
+
+
+def stored_events(source: Source) -> list[tuple]:
+    return list(
+        TelemetryEvent.objects.filter(source=source)
+        .order_by("provider_event_id")
+        .values_list(
+            "provider_event_id", "occurred_at", "event_type", "session_key", "ip", "asn",
+            "country", "user_agent", "details", "raw", "identity__login", "session__event_count",
+        )
+    )  # fmt: skip
+
+
+def test_ingest_batches_stores_the_same_parsed_in_processes_or_in_a_thread():
+    batches = [
+        [event(1, type="logon", mfa=True), event(2, minutes=1, ip="203.0.113.9")],
+        # not JSON data: parsed in the writing process whatever the mode
+        [event(3, minutes=2), RejectedInput("{oops", "line 9 is not JSON")],
+        [event(4, minutes=3, session="sess-2", ua="curl\x00/8"), {"id": "broken"}],
+    ]
+    results, stored = [], []
+    for workers in (1, 0):
+        source = Source.objects.create(
+            name=f"feed-{workers}", kind=SourceKind.WEBHOOK, settings={"mapping": MAPPING}
+        )
+        results.append(ingest_batches(source=source, batches=batches, workers=workers))
+        stored.append(stored_events(source))
+    counts = [(r.read, r.imported, r.duplicates, r.quarantined) for r in results]
+    assert counts == [(6, 4, 0, 2), (6, 4, 0, 2)]
+    assert stored[0] == stored[1] and len(stored[0]) == 4
+    # NUL dropped from the column and replaced in the stored record, on both paths
+    assert (stored[0][3][7], stored[0][3][9]["ua"]) == ("curl/8", "curl\ufffd/8")
+
+
+def _ingest_in_daemonic_child(kind: str, source_id: int, queue) -> None:
+    from sessions_app.services import bulk_parse_workers
+
+    result = ingest_batches(
+        source=Source.objects.get(pk=source_id),
+        batches=[[event(1)], [event(2, minutes=1), event(3, minutes=2)]],
+    )
+    queue.put((kind, bulk_parse_workers(), result.imported))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["billiard", "multiprocessing"])
+def test_ingest_batches_parses_in_process_where_it_may_not_start_processes(source, kind):
+    """A Celery prefork child (billiard) is daemonic and may not have children."""
+    if kind == "billiard":
+        import billiard as processes
+    else:
+        import multiprocessing
+
+        processes = multiprocessing.get_context("fork")
+    connections.close_all()  # the child opens its own connection
+    queue = processes.Queue()
+    child = processes.Process(
+        target=_ingest_in_daemonic_child, args=(kind, source.pk, queue), daemon=True
+    )
+    child.start()
+    child.join(120)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == (kind, 0, 3)
+    assert TelemetryEvent.objects.filter(source=source).count() == 3

@@ -2,10 +2,10 @@
 
 Reads JSON arrays, JSON Lines or a single JSON document (each optionally gzip-compressed),
 streaming: arrays are parsed element by element and lines one by one, so a 1 GB export never
-sits in memory. Records go to ``ingest_records`` in batches of ``--batch-size`` (one
-transaction each). Lines that aren't JSON are quarantined, not fatal. Prints exactly one
-line: ``read N, imported N, duplicates N, quarantined N``. Exits non-zero only when an input
-is unusable as a whole (missing, unreadable, not JSON at all).
+sits in memory. Records go to ``ingest_batches`` in batches of ``--batch-size`` (one
+transaction each, parsed ahead in worker processes). Lines that aren't JSON are quarantined,
+not fatal. Prints exactly one line: ``read N, imported N, duplicates N, quarantined N``.
+Exits non-zero only when an input is unusable as a whole (missing, unreadable, not JSON).
 """
 
 from __future__ import annotations

@@ -1,0 +1,231 @@
+"""Records → events ready for the database: parse, enrich, coerce, serialise (pure).
+
+No database and no Django settings: ``ingest_batches`` runs this in worker processes that
+never set Django up. ``sessions_app.services`` persists what it returns.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import orjson
+
+from sessions_app.choices import EventType, HighValueAction, IdentityKind, Outcome, TokenKind
+
+from . import enrich, parse_record
+from .schema import NormalizedEvent, QuarantineError
+
+logger = logging.getLogger(__name__)
+
+_MAX_KEY = 300  # varchar length of event ids, actor ids and session keys
+_STRING_LIMITS = {
+    "provider_event_type": 200,
+    "actor_login": 300,
+    "actor_display_name": 300,
+    "as_org": 200,
+    "city": 100,
+    "device_id": 200,
+    "client_app": 200,
+}
+_EVENT_TYPES = frozenset(EventType.values)
+_OUTCOMES = frozenset(Outcome.values)
+_IDENTITY_KINDS = frozenset(IdentityKind.values)
+_TOKEN_KINDS = frozenset(TokenKind.values)
+_HIGH_VALUE = frozenset(HighValueAction.values)
+
+
+class RejectedInput(NamedTuple):
+    """Input that never became a record (e.g. a line that isn't JSON): quarantined as is."""
+
+    payload: str
+    reason: str
+
+
+@dataclass(slots=True)
+class PreparedEvent:
+    """A normalised event made safe for the database, with its serialised JSON columns."""
+
+    event: NormalizedEvent
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    details: bytes
+    raw: bytes
+    index: int  # position in the input, to map quarantine outcomes back
+
+    @property
+    def key(self) -> tuple[str, datetime]:
+        return self.event.provider_event_id, self.event.occurred_at
+
+
+class Reject(NamedTuple):
+    payload: str
+    reason: str
+    index: int
+
+
+def _payload_text(record: Any) -> str:
+    if isinstance(record, str):
+        return record
+    try:
+        return orjson.dumps(record).decode()
+    except TypeError:
+        return repr(record)
+
+
+def _clean_str(value: Any, limit: int | None = None) -> str:
+    if not isinstance(value, str):
+        value = "" if value is None else str(value)
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL
+        value = value.replace("\x00", "")
+    return value[:limit] if limit is not None and len(value) > limit else value
+
+
+def _finite(value: float | None) -> float | None:
+    return value if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def _prepare_one(event: NormalizedEvent, record: Any, index: int) -> PreparedEvent:
+    """Coerce a parser's output into what the columns accept; raise for what can't be kept."""
+    for name in ("provider_event_id", "actor_id", "session_key"):
+        value = _clean_str(getattr(event, name))
+        if len(value) > _MAX_KEY:
+            raise QuarantineError(f"{name} is longer than {_MAX_KEY} characters")
+        setattr(event, name, value)
+    if not event.provider_event_id:
+        raise QuarantineError("event has no id")
+    if not event.actor_id:
+        raise QuarantineError("event has no actor id")
+    if not isinstance(event.occurred_at, datetime):
+        raise QuarantineError("event has no time")
+    if event.occurred_at.tzinfo is None:
+        event.occurred_at = event.occurred_at.replace(tzinfo=UTC)
+    for name, limit in _STRING_LIMITS.items():
+        setattr(event, name, _clean_str(getattr(event, name), limit))
+    event.user_agent = _clean_str(event.user_agent)
+    if event.event_type not in _EVENT_TYPES:
+        event.event_type = EventType.OTHER
+    if event.outcome not in _OUTCOMES:
+        event.outcome = Outcome.UNKNOWN
+    if event.actor_kind not in _IDENTITY_KINDS:
+        event.actor_kind = IdentityKind.HUMAN
+    if event.token_kind not in _TOKEN_KINDS:
+        event.token_kind = TokenKind.BROWSER_SESSION
+    if event.high_value_action not in _HIGH_VALUE:
+        event.high_value_action = ""
+    country = _clean_str(event.country).upper()
+    event.country = country if len(country) == 2 else ""
+    if not (isinstance(event.asn, int) and 0 <= event.asn < 2**31):
+        event.asn = None
+    event.lat, event.lon = _finite(event.lat), _finite(event.lon)
+    try:
+        ip = _ip_address(event.ip) if event.ip else None
+    except ValueError:
+        ip = None
+    try:
+        raw = orjson.dumps(record if isinstance(record, dict) else event.raw)
+        details = orjson.dumps(
+            {
+                "session_keys": event.session_keys,
+                "auth_methods": list(event.auth_methods),
+                "risk": event.risk,
+                "target": event.target,
+                "interactive": event.interactive,
+                # read back by alerts_app.engine.event_from_row for the detectors
+                "token_kind": event.token_kind,
+                "status_detail": event.status_detail,
+                "actor_id": event.actor_id,
+                "actor_login": event.actor_login,
+                "actor_display_name": event.actor_display_name,
+            }
+        )
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise QuarantineError(f"event cannot be stored as JSON: {exc}") from exc
+    if b"\\u0000" in raw:
+        # PostgreSQL jsonb cannot hold NUL; quarantining would let an attacker hide events by
+        # putting one in a user agent, so NUL becomes U+FFFD in the stored copy instead.
+        raw = orjson.dumps(_without_nul(record if isinstance(record, dict) else event.raw))
+    if b"\\u0000" in details:
+        details = orjson.dumps(_without_nul(orjson.loads(details)))
+    return PreparedEvent(event=event, ip=ip, details=details, raw=raw, index=index)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def prepare_records(
+    fmt: str,
+    records: Iterable[Any],
+    mapping: dict | None,
+    city_db: str = "",
+    asn_db: str = "",
+) -> tuple[list[PreparedEvent], list[Reject]]:
+    """Parse, enrich (when GeoIP files are given) and coerce ``records``; never raises for
+    one bad record: it becomes a ``Reject`` with the reason, and the rest go on."""
+    prepared: list[PreparedEvent] = []
+    rejects: list[Reject] = []
+    for index, record in enumerate(records):
+        if isinstance(record, RejectedInput):
+            rejects.append(Reject(record.payload, record.reason, index))
+            continue
+        try:
+            event = parse_record(fmt, record, mapping=mapping)
+            if city_db or asn_db:
+                event = enrich(event, city_db, asn_db)
+            prepared.append(_prepare_one(event, record, index))
+        except QuarantineError as exc:
+            rejects.append(Reject(_payload_text(record), exc.reason, index))
+        except Exception as exc:  # a parser bug must not lose the rest of the batch
+            logger.exception("parser %s failed on a record", fmt)
+            reason = f"parser error: {type(exc).__name__}: {exc}"
+            rejects.append(Reject(_payload_text(record), reason, index))
+    return prepared, rejects
+
+
+# ---------------------------------------------------------------------------------------
+# across a process boundary: JSON in, plain tuples out (pickle is slow on dataclasses and
+# on the 2 KB record dicts; the stored copy of each record travels as its JSON bytes)
+
+_EVENT_FIELDS = tuple(f.name for f in fields(NormalizedEvent) if f.name != "raw")
+
+
+def prepare_json_batch(
+    fmt: str, payload: bytes, mapping: dict | None, city_db: str, asn_db: str
+) -> tuple[list[tuple], list[Reject]]:
+    """``prepare_records`` over a JSON array of records, packed for the trip back."""
+    prepared, rejects = prepare_records(fmt, orjson.loads(payload), mapping, city_db, asn_db)
+    packed = []
+    for item in prepared:
+        event = item.event
+        values = [getattr(event, name) for name in _EVENT_FIELDS]
+        ip = str(item.ip) if item.ip is not None else None
+        packed.append((*values, ip, item.details, item.raw, item.index))
+    return packed, rejects
+
+
+def unpack_prepared(packed: list[tuple]) -> list[PreparedEvent]:
+    """The ``PreparedEvent`` items ``prepare_json_batch`` packed (the parsed ``raw`` dict is not
+    carried: only its serialised copy is stored)."""
+    items = []
+    for row in packed:
+        *values, ip, details, raw, index = row
+        event = NormalizedEvent(*values)
+        items.append(PreparedEvent(event, _ip_address(ip) if ip else None, details, raw, index))
+    return items
+
+
+@functools.lru_cache(maxsize=65536)
+def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(text)
