@@ -262,8 +262,11 @@ class TelemetryEvent(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
+    # No single-column indexes on the three ids: each leads a composite index below (the
+    # unique key, event_session_time, event_identity_time), which serves the same look-ups,
+    # and every index costs each ingested event a write.
     source = models.ForeignKey(
-        Source, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Source, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     provider_event_id = models.CharField(max_length=300)
     occurred_at = models.DateTimeField()
@@ -272,10 +275,20 @@ class TelemetryEvent(models.Model):
     event_type = models.CharField(max_length=30, choices=EventType.choices)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     identity = models.ForeignKey(
-        Identity, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Identity,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     session = models.ForeignKey(
-        Session, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Session,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     session_key = models.CharField(max_length=300, blank=True)
     ip = models.GenericIPAddressField(null=True)

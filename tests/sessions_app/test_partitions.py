@@ -44,6 +44,24 @@ def test_table_is_partitioned_with_composite_key_and_lz4(postgres):
         assert cursor.fetchone()[0] in ("l", "")  # lz4 where the server was built with it
 
 
+def test_event_ids_are_indexed_only_as_the_first_column_of_a_composite_index(postgres):
+    # Single-column indexes on source/identity/session ids would repeat the composites'
+    # leading column and cost every ingested event three more index writes.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = 'sessions_app_telemetryevent'::regclass"
+        )
+        columns = sorted(d.split("USING btree ")[1] for (d,) in cursor.fetchall())
+    assert columns == [
+        "(id, occurred_at)",
+        "(identity_id, occurred_at)",
+        "(occurred_at)",
+        "(session_id, occurred_at)",
+        "(source_id, provider_event_id, occurred_at)",
+    ]
+
+
 def test_ensure_creates_missing_months_once_and_drop_removes_old_ones(postgres):
     created = ensure_partitions(date(2031, 1, 1), date(2031, 3, 15))
     assert created == [
