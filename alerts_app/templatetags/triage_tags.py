@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from django import template
@@ -41,9 +42,11 @@ def timeline_rows(timeline) -> SafeString:
     """The session timeline's table rows, changed cells marked.
 
     Rendered in Python rather than with template tags: a 200-event timeline costs ~5× less
-    this way, which keeps the alert page inside its time budget. Every value is escaped by
-    ``format_html``.
+    this way, which keeps the alert page inside its time budget. Every value goes through
+    ``html.escape`` (what Django's ``escape`` calls, without its lazy-string wrapper, which
+    cost more than the escaping on a 200-row table).
     """
+    esc = html.escape
     rows = []
     for row in timeline:
         e, changed = row.event, row.changed
@@ -52,31 +55,25 @@ def timeline_rows(timeline) -> SafeString:
             return f"{base} changed" if any(f in changed for f in fields) else base
 
         place = ", ".join(p for p in (e.city, e.country) if p)
-        rows.append(
-            format_html(
-                '<tr><td class="small mono">{}</td><td class="small">{}{}</td>'
-                '<td class="small">{}</td><td class="{}">{}{}</td><td class="{}">{}</td>'
-                '<td class="{}">{}</td><td class="{}" title="{}">{} {}</td>'
-                '<td class="{}">{}</td></tr>',
-                timezone.localtime(e.occurred_at).strftime("%m-%d %H:%M:%S"),
-                e.provider_event_type,
-                format_html(' <span class="badge warn">{}</span>', e.high_value_action)
-                if e.high_value_action
-                else "",
-                e.outcome,
-                cls("ip", base="small mono"),
-                e.ip or "",
-                mark_safe(' <span class="badge bad">anonymizer</span>') if e.anonymizer else "",
-                cls("asn"),
-                f"AS{e.asn} {e.as_org}" if e.asn else "",
-                cls("country", "city"),
-                place,
-                cls("user_agent", "client_app"),
-                e.user_agent,
-                e.client_app,
-                _clip(e.user_agent, 40),
-                cls("device_id", base="small mono"),
-                _clip(e.device_id, 16),
-            )
+        high_value = (
+            f' <span class="badge warn">{esc(e.high_value_action)}</span>'
+            if e.high_value_action
+            else ""
         )
-    return mark_safe("".join(rows))  # noqa: S308 — each row built by format_html
+        anonymizer = ' <span class="badge bad">anonymizer</span>' if e.anonymizer else ""
+        network = esc(f"AS{e.asn} {e.as_org}") if e.asn else ""
+        user_agent = e.user_agent or ""
+        rows.append(
+            f'<tr><td class="small mono">'
+            f"{timezone.localtime(e.occurred_at).strftime('%m-%d %H:%M:%S')}</td>"
+            f'<td class="small">{esc(e.provider_event_type)}{high_value}</td>'
+            f'<td class="small">{esc(e.outcome)}</td>'
+            f'<td class="{cls("ip", base="small mono")}">{esc(e.ip or "")}{anonymizer}</td>'
+            f'<td class="{cls("asn")}">{network}</td>'
+            f'<td class="{cls("country", "city")}">{esc(place)}</td>'
+            f'<td class="{cls("user_agent", "client_app")}" title="{esc(user_agent)}">'
+            f"{esc(e.client_app or '')} {esc(_clip(user_agent, 40))}</td>"
+            f'<td class="{cls("device_id", base="small mono")}">{esc(_clip(e.device_id, 16))}</td>'
+            "</tr>"
+        )
+    return mark_safe("".join(rows))  # noqa: S308 — every value escaped

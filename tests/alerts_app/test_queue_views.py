@@ -401,3 +401,33 @@ def test_admin_pages_by_permission(client, analyst, admin_user, world):
     assert client.post(end, {"reason": "lab closed"}).status_code == 302
     rule.refresh_from_db()
     assert rule.ended_at is not None
+
+
+def test_timeline_rows_escape_every_value_and_mark_changes():
+    from types import SimpleNamespace
+
+    from alerts_app.selectors import TimelineRow
+    from alerts_app.templatetags.triage_tags import timeline_rows
+
+    event = SimpleNamespace(
+        occurred_at=timezone.now(),
+        provider_event_type="user.session.<start>",
+        high_value_action='admin" onmouseover="x',
+        outcome="SUCCESS",
+        ip="203.0.113.9",
+        anonymizer=True,
+        asn=64500,
+        as_org="Evil & Co <b>",
+        city="Köln",
+        country="DE",
+        user_agent="<script>alert(1)</script>" * 3,
+        client_app="Slack",
+        device_id="<dev-1234567890123456>",
+    )
+    html = str(timeline_rows([TimelineRow(event=event, changed=frozenset({"ip", "device_id"}))]))
+    assert "<script>" not in html and "<b>" not in html and "<start>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "admin&quot; onmouseover=&quot;x" in html and "Evil &amp; Co &lt;b&gt;" in html
+    assert '<td class="small mono changed">203.0.113.9 <span class="badge bad">anonymizer' in html
+    assert '<td class="small">AS64500' in html  # unchanged cells stay plain
+    assert html.count("changed") == 2
