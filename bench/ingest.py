@@ -7,11 +7,14 @@ Generates N realistic Okta System Log events (about 2 KB each, deterministic see
 1. **pipeline**: JSON line bytes → ``orjson.loads`` → the real Okta parser, normalisation,
    partitions, identity/session upserts, lifecycle, rollups, source health, into a freshly
    migrated ``govern_bench`` PostgreSQL database, in batches, run two ways:
-   ``ingest_batches`` (what bulk imports run: the next batch is parsed in a thread while
-   one is written) and one ``ingest_records`` call per batch (what a poll or webhook
-   delivery runs: parse, then write);
+   ``ingest_batches`` (what ``manage.py import_events`` runs, on a JSON Lines file of the
+   events: lines are decoded and parsed ahead in worker processes, or in a thread where
+   processes may not be started, while batches are written; the output says which) and
+   one ``ingest_records`` call per batch (what a poll or webhook delivery runs: decode,
+   parse, then write);
 2. **raw COPY**: the same rows, already parsed and converted (not timed), binary-COPYed into
-   a standalone table with the same columns, compression and indexes (not partitioned).
+   a standalone table made afresh with the same columns, compression and indexes (not
+   partitioned).
 
 Prints events/s for each, the ratios, and the CPU time per million events of this process
 and of its PostgreSQL backend (read from /proc, so the database must run on this machine).
@@ -25,6 +28,7 @@ import os
 import random
 import resource
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -224,38 +228,39 @@ def backend_cpu() -> float:
 
 
 def run_pipeline(lines: list[bytes], batch: int, mode: str) -> tuple[float, float, float, dict]:
-    """(wall s, client CPU s, backend CPU s, counts) of ingesting ``lines`` one way."""
+    """(wall s, client CPU s, backend CPU s, counts) of ingesting ``lines`` one way.
+
+    ``stream``: ``import_paths`` of a JSON Lines file holding them, as ``manage.py
+    import_events`` runs it (``ingest_batches``, parsing in worker processes where it may);
+    ``batch``: each batch decoded here and given to one ``ingest_records`` call.
+    """
     import orjson
 
+    from sessions_app.imports import import_paths
     from sessions_app.models import Source
-    from sessions_app.services import (
-        IngestResult,
-        bulk_parse_workers,
-        ingest_batches,
-        ingest_records,
-    )
+    from sessions_app.services import IngestResult, bulk_parse_workers, ingest_records
 
     source = Source.objects.create(name="bench-okta", kind="okta")
-
-    def batches():
-        for start in range(0, len(lines), batch):
-            yield [orjson.loads(line) for line in lines[start : start + batch]]
-
-    server0 = backend_cpu()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    if mode == "stream":
-        workers = bulk_parse_workers()
-        how = f"{workers} parse process(es)" if workers else "a parse thread (no processes here)"
-        print(f"ingest_batches parses in {how}, as bulk imports do on this machine")
-        total = ingest_batches(source=source, batches=batches(), keep_ids=False)
-    else:
-        total = IngestResult()
-        for records in batches():
-            result = ingest_records(source=source, records=records)
-            total.read += result.read
-            total.imported += result.imported
-            total.quarantined += result.quarantined
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    total = IngestResult()
+    with tempfile.TemporaryDirectory(prefix="govern-bench-") as folder:
+        path = Path(folder) / "events.jsonl"
+        if mode == "stream":
+            path.write_bytes(b"\n".join(lines) + b"\n")
+            workers = bulk_parse_workers()
+            how = f"{workers} parse process(es)" if workers else "a thread (no processes here)"
+            print(f"ingest_batches: import_events of a JSON Lines file, parsing in {how}")
+        server0 = backend_cpu()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        if mode == "stream":
+            total = import_paths(source=source, paths=[path], fmt="okta", batch_size=batch)
+        else:
+            for start in range(0, len(lines), batch):
+                records = [orjson.loads(line) for line in lines[start : start + batch]]
+                result = ingest_records(source=source, records=records)
+                total.read += result.read
+                total.imported += result.imported
+                total.quarantined += result.quarantined
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     counts = {"read": total.read, "imported": total.imported, "quarantined": total.quarantined}
     return wall, cpu, backend_cpu() - server0, counts
 

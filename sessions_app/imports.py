@@ -24,8 +24,7 @@ import orjson
 from django.conf import settings
 
 from govern.audit import audit_log
-from sessions_app.ingest import split_records
-from sessions_app.ingest.schema import QuarantineError
+from sessions_app.ingest.prepare import JsonLine, split_value
 from sessions_app.models import Source
 from sessions_app.services import IngestResult, RejectedInput, ingest_batches
 
@@ -53,7 +52,9 @@ def _first_byte(stream: io.BufferedReader) -> bytes:
 
 
 def iter_records(path: Path, fmt: str) -> Iterator[Any]:
-    """Every record in ``path``: dicts, or ``RejectedInput`` for parts that aren't usable.
+    """Every record in ``path``: dicts, ``RejectedInput`` for parts that aren't usable, and
+    for JSON Lines from the second line on a ``JsonLine`` per line, decoded and split where
+    the batch is parsed (``ingest_batches``).
 
     Raises ``ImportInputError`` when the file as a whole isn't JSON, JSON Lines or a JSON array.
     """
@@ -72,18 +73,11 @@ def iter_records(path: Path, fmt: str) -> Iterator[Any]:
         raise ImportInputError(f"{path}: not JSON, JSON Lines or a JSON array")
 
 
-def _split(fmt: str, value: Any, where: str) -> list[Any]:
-    try:
-        return split_records(fmt, value)
-    except QuarantineError as exc:
-        return [RejectedInput(orjson.dumps(value).decode(), f"{where}: {exc.reason}")]
-
-
 def _array_records(stream: BinaryIO, path: Path, fmt: str) -> Iterator[Any]:
     count = 0
     try:
         for count, item in enumerate(ijson.items(stream, "item", use_float=True), start=1):
-            yield from _split(fmt, item, f"element {count}")
+            yield from split_value(fmt, item, f"element {count}")
     except ijson.JSONError as exc:
         if count == 0:
             raise ImportInputError(f"{path}: not a valid JSON array: {exc}") from exc
@@ -105,19 +99,12 @@ def _object_or_lines(stream: io.BufferedReader, path: Path, fmt: str) -> Iterato
             document = orjson.loads(rest)
         except orjson.JSONDecodeError as exc:
             raise ImportInputError(f"{path}: not valid JSON or JSON Lines: {exc}") from exc
-        yield from _split(fmt, document, path.name)
+        yield from split_value(fmt, document, path.name)
         return
-    yield from _split(fmt, first, "line 1")
+    yield from split_value(fmt, first, "line 1")
     for number, line in enumerate(stream, start=2):
-        if not line.strip():
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            text = line.decode(errors="replace").rstrip("\r\n")
-            yield RejectedInput(text, f"line {number} is not JSON: {exc}")
-            continue
-        yield from _split(fmt, value, f"line {number}")
+        if line.strip():  # decoded and split where the batch is parsed (split_line)
+            yield JsonLine(number, line)
 
 
 def import_paths(

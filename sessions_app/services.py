@@ -53,10 +53,11 @@ from .choices import (
     SourceKind,
 )
 from .ingest.prepare import (
+    JsonLine,
     PreparedEvent,
     Reject,
     RejectedInput,
-    prepare_json_batch,
+    prepare_packed,
     prepare_records,
     unpack_prepared,
 )
@@ -198,7 +199,8 @@ def ingest_batches(
     ``ingest_records`` would commit it, in order, so a crash leaves whole batches stored and
     re-running adds nothing. Parsing is pure Python and CPU-bound, so it runs in ``workers``
     other processes (default ``bulk_parse_workers()``) while this one writes: records go
-    there as JSON and come back as plain tuples. With ``workers=0``, or where this process
+    there as JSON (``JsonLine`` items as the bytes read, decoded there) and come back as
+    plain tuples. With ``workers=0``, or where this process
     may not start processes (a Celery prefork child is daemonic), one thread parses the next
     batch instead. A batch JSON cannot carry (e.g. with ``RejectedInput`` items) is parsed
     here. ``keep_ids=False`` leaves the id lists of the result empty (millions of ids over a
@@ -220,13 +222,15 @@ def ingest_batches(
 
     def submit(batch: Iterable[Any]) -> Future:
         records = list(batch)
+        if workers > 0 and all(type(record) is JsonLine for record in records):
+            return executor.submit(prepare_packed, fmt, records, mapping, *geoip)
         if workers > 0 and all(type(record) is dict for record in records):
             try:
                 payload = orjson.dumps(records, option=_EXACT_JSON)
             except TypeError:  # not plain JSON data: parsed in this process
                 pass
             else:
-                return executor.submit(prepare_json_batch, fmt, payload, mapping, *geoip)
+                return executor.submit(prepare_packed, fmt, payload, mapping, *geoip)
         if workers > 0:
             done: Future = Future()
             done.set_result(prepare_records(fmt, records, mapping, *geoip))

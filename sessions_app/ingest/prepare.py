@@ -10,7 +10,7 @@ import functools
 import ipaddress
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -19,7 +19,7 @@ import orjson
 
 from sessions_app.choices import EventType, HighValueAction, IdentityKind, Outcome, TokenKind
 
-from . import enrich, parse_record
+from . import enrich, parse_record, split_records
 from .schema import NormalizedEvent, QuarantineError
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,41 @@ class RejectedInput(NamedTuple):
 
     payload: str
     reason: str
+
+
+class JsonLine(NamedTuple):
+    """One line of a JSON Lines file, decoded (and split into events) where the batch is
+    parsed: in a parse worker for bulk imports, so the writing process never decodes it."""
+
+    number: int  # 1-based, for the quarantine reason
+    text: bytes
+
+
+def split_line(fmt: str, line: JsonLine) -> list[Any]:
+    """The records one JSON line holds; ``RejectedInput`` when it is not JSON or no event."""
+    try:
+        value = orjson.loads(line.text)
+    except orjson.JSONDecodeError as exc:
+        text = line.text.decode(errors="replace").rstrip("\r\n")
+        return [RejectedInput(text, f"line {line.number} is not JSON: {exc}")]
+    return split_value(fmt, value, f"line {line.number}")
+
+
+def split_value(fmt: str, value: Any, where: str) -> list[Any]:
+    """``split_records`` of one decoded JSON value; ``RejectedInput`` (saying ``where``) when
+    it holds no usable event."""
+    try:
+        return split_records(fmt, value)
+    except QuarantineError as exc:
+        return [RejectedInput(orjson.dumps(value).decode(), f"{where}: {exc.reason}")]
+
+
+def _expanded(fmt: str, records: Iterable[Any]) -> Iterator[Any]:
+    for record in records:
+        if type(record) is JsonLine:
+            yield from split_line(fmt, record)
+        else:
+            yield record
 
 
 @dataclass(slots=True)
@@ -172,11 +207,12 @@ def prepare_records(
     city_db: str = "",
     asn_db: str = "",
 ) -> tuple[list[PreparedEvent], list[Reject]]:
-    """Parse, enrich (when GeoIP files are given) and coerce ``records``; never raises for
-    one bad record: it becomes a ``Reject`` with the reason, and the rest go on."""
+    """Parse, enrich (when GeoIP files are given) and coerce ``records`` (``JsonLine`` items
+    are decoded and split first); never raises for one bad record: it becomes a ``Reject``
+    with the reason, and the rest go on."""
     prepared: list[PreparedEvent] = []
     rejects: list[Reject] = []
-    for index, record in enumerate(records):
+    for index, record in enumerate(_expanded(fmt, records)):
         if isinstance(record, RejectedInput):
             rejects.append(Reject(record.payload, record.reason, index))
             continue
@@ -201,11 +237,13 @@ def prepare_records(
 _EVENT_FIELDS = tuple(f.name for f in fields(NormalizedEvent) if f.name != "raw")
 
 
-def prepare_json_batch(
-    fmt: str, payload: bytes, mapping: dict | None, city_db: str, asn_db: str
+def prepare_packed(
+    fmt: str, payload: bytes | list[JsonLine], mapping: dict | None, city_db: str, asn_db: str
 ) -> tuple[list[tuple], list[Reject]]:
-    """``prepare_records`` over a JSON array of records, packed for the trip back."""
-    prepared, rejects = prepare_records(fmt, orjson.loads(payload), mapping, city_db, asn_db)
+    """``prepare_records`` over a JSON array of records (or ``JsonLine`` items), packed for
+    the trip back."""
+    records = orjson.loads(payload) if isinstance(payload, bytes) else payload
+    prepared, rejects = prepare_records(fmt, records, mapping, city_db, asn_db)
     packed = []
     for item in prepared:
         event = item.event
@@ -216,7 +254,7 @@ def prepare_json_batch(
 
 
 def unpack_prepared(packed: list[tuple]) -> list[PreparedEvent]:
-    """The ``PreparedEvent`` items ``prepare_json_batch`` packed (the parsed ``raw`` dict is not
+    """The ``PreparedEvent`` items ``prepare_packed`` packed (the parsed ``raw`` dict is not
     carried: only its serialised copy is stored)."""
     items = []
     for row in packed:

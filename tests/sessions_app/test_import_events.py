@@ -10,6 +10,7 @@ import orjson
 import pytest
 from django.core.management import CommandError, call_command
 
+from sessions_app.imports import import_paths
 from sessions_app.models import QuarantinedEvent, Session, Source, TelemetryEvent
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +49,24 @@ def test_jsonl_gz_with_a_broken_line_then_reimport_adds_nothing(tmp_path):
     assert again == "read 6, imported 0, duplicates 5, quarantined 1\n"
     assert TelemetryEvent.objects.count() == 5
     assert Session.objects.get().event_count == 5
+
+
+@pytest.mark.parametrize("workers", [1, 0], ids=["parse-process", "in-process"])
+def test_json_lines_decode_and_split_alike_in_a_parse_process_or_here(tmp_path, workers):
+    events = okta_events(4)
+    hook = {"data": {"events": events[2:]}}  # an Okta event hook delivery on one line
+    lines = [orjson.dumps(events[0]), orjson.dumps(events[1]), b"{broken", orjson.dumps(hook)]
+    lines.append(b'"just a string"')
+    path = tmp_path / "okta.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n\n")
+    source = Source.objects.create(name="export", kind="file")
+
+    result = import_paths(source=source, paths=[path], fmt="okta", batch_size=2, workers=workers)
+
+    assert (result.read, result.imported, result.quarantined) == (6, 4, 2)
+    reasons = sorted(QuarantinedEvent.objects.values_list("reason", flat=True))
+    assert reasons[0].startswith("line 3 is not JSON")
+    assert reasons[1].startswith("line 5: payload is not valid JSON")
 
 
 def test_json_array_streams_in_batches(tmp_path):
