@@ -181,9 +181,15 @@ class IdentityLink(models.Model):
 class Session(models.Model):
     """A session or token as a first-class record, unique per (source, provider session key)."""
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="sessions")
+    # Neither id gets an index of its own: the unique (source, session_key) and
+    # session_identity_recent lead with them, and each index costs every upsert a write.
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, db_index=False, related_name="sessions"
+    )
     session_key = models.CharField(max_length=300, help_text="The provider's session/token key.")
-    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="sessions")
+    identity = models.ForeignKey(
+        Identity, on_delete=models.CASCADE, db_index=False, related_name="sessions"
+    )
     token_kind = models.CharField(
         max_length=20, choices=TokenKind.choices, default=TokenKind.BROWSER_SESSION
     )
