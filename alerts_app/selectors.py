@@ -146,11 +146,9 @@ def alert_detail(pk: int, user=None) -> Alert:
         "source",
         "assignee",
         "response_owner",
-        "recurrence_of",
-        "duplicate_of",
         "risk_approver",
         "suppressed_by",
-    ).get(pk=pk)
+    ).get(pk=pk)  # recurrence_of / duplicate_of: the page shows only their ids
 
 
 def users_with_perm(perm: str) -> QuerySet:

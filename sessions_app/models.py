@@ -246,6 +246,12 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["identity", "-last_seen_at"], name="session_identity_recent"),
             models.Index(fields=["status", "-last_seen_at"], name="session_status_recent"),
+            # The alert page's "same network" panel: sessions last seen on an AS, newest first.
+            models.Index(
+                fields=["last_asn", "-last_seen_at"],
+                name="session_asn_recent",
+                condition=Q(last_asn__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
