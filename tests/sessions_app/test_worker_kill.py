@@ -102,30 +102,6 @@ def _kill(worker: subprocess.Popen, sig: int) -> None:
     if worker.poll() is None:
         os.killpg(worker.pid, sig)
     worker.wait(timeout=30)
-    # The pool's children can outlive the main process by a moment, each still holding a
-    # connection to the test database (which then cannot be dropped at the end of the run):
-    # wait until the whole process group is gone, and kill what stays.
-    deadline = time.monotonic() + 30
-    while _live_members(worker.pid):
-        if time.monotonic() > deadline:
-            os.killpg(worker.pid, signal.SIGKILL)
-            return
-        time.sleep(0.1)
-
-
-def _live_members(group: int) -> list[int]:
-    """Processes of ``group`` still running (zombies hold no connections; on a machine whose
-    init does not reap orphans they stay listed forever)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended while we looked
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == group and state not in ("Z", "X"):
-            members.append(int(stat.parent.name))
-    return members
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:
