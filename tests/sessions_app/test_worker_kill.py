@@ -121,7 +121,10 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path):
         "DEBUG": "true",
         "DATABASE_URL": _database_url(),
         "REDIS_URL": broker_url,
-        "CELERY_VISIBILITY_TIMEOUT": "5",
+        # Short enough that the killed worker's batches come back within the wait below; long
+        # enough that a batch the second worker is still writing on a busy machine (a full test
+        # run beside it) is not handed out again and again (5 s did, and starved it).
+        "CELERY_VISIBILITY_TIMEOUT": "30",
         "GOVERN_VAR_DIR": str(tmp_path),
     }
     client = Celery("kill-test", broker=broker_url, set_as_current=False)
