@@ -122,8 +122,9 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path):
         "DATABASE_URL": _database_url(),
         "REDIS_URL": broker_url,
         # Short enough that the killed worker's batches come back within the wait below; long
-        # enough that a batch the second worker is still writing on a busy machine (a full test
-        # run beside it) is not handed out again and again (5 s did, and starved it).
+        # enough that a batch the second worker is still writing on a busy machine is not handed
+        # out again (with 5 s a full CI run once timed out waiting for all events, most likely
+        # because slow batches kept being redelivered).
         "CELERY_VISIBILITY_TIMEOUT": "30",
         "GOVERN_VAR_DIR": str(tmp_path),
     }
