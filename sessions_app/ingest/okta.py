@@ -462,6 +462,9 @@ _DOCUMENTED_KEYS = frozenset(
     }
 )  # fmt: skip
 _DOCUMENTED_FOLDED = frozenset(key.lower() for key in _DOCUMENTED_KEYS)
+# A record whose top-level keys are all among these is a LogEvent, not an event hook's
+# {"data": {"events": [...]}} envelope.
+DOCUMENTED_KEYS = _DOCUMENTED_KEYS
 _EMPTY: dict[str, Any] = {}  # read only
 
 

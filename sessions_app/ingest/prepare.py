@@ -7,10 +7,12 @@ never set Django up. ``sessions_app.services`` persists what it returns.
 from __future__ import annotations
 
 import functools
+import gc
 import ipaddress
 import logging
 import math
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -247,11 +249,57 @@ _LEFT_BEHIND = {
 _FIELDS = tuple(f.name for f in fields(NormalizedEvent) if f.name != "raw")
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Automatic cycle collection off for a block, back to how it was after.
+
+    A batch allocates hundreds of thousands of short-lived container objects (decoded
+    records, events, rows) that reference counting frees and that form no cycles, yet every
+    few hundred allocations trigger a collection that walks the young objects, and now and
+    then the whole heap: measured at a quarter of the parse time and a fifth of the writer's
+    CPU in a bulk import (docs/performance.md). Nothing is leaked: a cycle made meanwhile
+    (an exception's traceback, say) is collected by the next collection after the block.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def parse_worker_started() -> None:
+    """Initialiser of ``ingest_batches``' parse processes: the heap inherited from the
+    writer at fork is never garbage for this process, so it is left out of collections
+    (``gc.freeze``: they would walk it, and touch every page of it, for nothing), and
+    automatic collection is off for good: each batch starts with ``collect_between_batches``
+    instead, when the last batch's objects are gone. (Collection re-enabled at the end of a
+    batch would walk everything the batch still holds: 9 µs per event.)"""
+    gc.freeze()
+    gc.disable()
+
+
+def collect_between_batches() -> None:
+    """Where automatic collection is off (a parse process), collect the young generations
+    now, while little is alive: whatever cycles the previous batch left behind."""
+    if not gc.isenabled():
+        gc.collect(1)
+
+
 def prepare_packed(
     fmt: str, payload: bytes | list[JsonLine], mapping: dict | None, city_db: str, asn_db: str
 ) -> tuple[list[tuple], list[Reject]]:
     """``prepare_records`` over a JSON array of records (or ``JsonLine`` items), packed for
-    the trip back."""
+    the trip back. Runs in a parse process (see ``parse_worker_started``)."""
+    collect_between_batches()
+    with gc_paused():
+        return _prepare_packed(fmt, payload, mapping, city_db, asn_db)
+
+
+def _prepare_packed(
+    fmt: str, payload: bytes | list[JsonLine], mapping: dict | None, city_db: str, asn_db: str
+) -> tuple[list[tuple], list[Reject]]:
     records = orjson.loads(payload) if isinstance(payload, bytes) else payload
     prepared, rejects = prepare_records(fmt, records, mapping, city_db, asn_db)
     packed = []
