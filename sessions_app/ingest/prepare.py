@@ -77,12 +77,19 @@ def split_value(fmt: str, value: Any, where: str) -> list[Any]:
         return [RejectedInput(orjson.dumps(value).decode(), f"{where}: {exc.reason}")]
 
 
-def _expanded(fmt: str, records: Iterable[Any]) -> Iterator[Any]:
+def _expanded(fmt: str, records: Iterable[Any]) -> Iterator[tuple[Any, bytes | None]]:
+    """(record, its JSON text when that is a whole JSON line, else None) for each record."""
     for record in records:
         if type(record) is JsonLine:
-            yield from split_line(fmt, record)
+            parts = split_line(fmt, record)
+            if len(parts) == 1 and type(parts[0]) is dict:
+                # One event, the line's own top-level object: the line is its JSON already.
+                yield parts[0], record.text.rstrip(b"\r\n")
+            else:
+                for part in parts:
+                    yield part, None
         else:
-            yield record
+            yield record, None
 
 
 @dataclass(slots=True)
@@ -127,8 +134,13 @@ def _finite(value: float | None) -> float | None:
     return value if isinstance(value, int | float) and math.isfinite(value) else None
 
 
-def _prepare_one(event: NormalizedEvent, record: Any, index: int) -> PreparedEvent:
-    """Coerce a parser's output into what the columns accept; raise for what can't be kept."""
+def _prepare_one(
+    event: NormalizedEvent, record: Any, index: int, text: bytes | None = None
+) -> PreparedEvent:
+    """Coerce a parser's output into what the columns accept; raise for what can't be kept.
+
+    ``text``, when given, is ``record`` as the JSON it was decoded from: stored as the raw
+    copy as is (jsonb keeps the same value either way) rather than encoded again."""
     for name in ("provider_event_id", "actor_id", "session_key"):
         value = _clean_str(getattr(event, name))
         if len(value) > _MAX_KEY:
@@ -165,7 +177,11 @@ def _prepare_one(event: NormalizedEvent, record: Any, index: int) -> PreparedEve
     except ValueError:
         ip = None
     try:
-        raw = orjson.dumps(record if isinstance(record, dict) else event.raw)
+        raw = (
+            text
+            if text is not None
+            else orjson.dumps(record if isinstance(record, dict) else event.raw)
+        )
         details = orjson.dumps(
             {
                 "session_keys": event.session_keys,
@@ -214,7 +230,7 @@ def prepare_records(
     with the reason, and the rest go on."""
     prepared: list[PreparedEvent] = []
     rejects: list[Reject] = []
-    for index, record in enumerate(_expanded(fmt, records)):
+    for index, (record, text) in enumerate(_expanded(fmt, records)):
         if isinstance(record, RejectedInput):
             rejects.append(Reject(record.payload, record.reason, index))
             continue
@@ -222,7 +238,7 @@ def prepare_records(
             event = parse_record(fmt, record, mapping=mapping)
             if city_db or asn_db:
                 event = enrich(event, city_db, asn_db)
-            prepared.append(_prepare_one(event, record, index))
+            prepared.append(_prepare_one(event, record, index, text))
         except QuarantineError as exc:
             rejects.append(Reject(_payload_text(record), exc.reason, index))
         except Exception as exc:  # a parser bug must not lose the rest of the batch

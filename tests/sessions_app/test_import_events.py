@@ -91,3 +91,29 @@ def test_missing_file_and_non_json_fail_as_a_whole(tmp_path):
     junk.write_text("hello, world\n")
     with pytest.raises(CommandError, match="not JSON"):
         run("--source", "x", "--format", "okta", str(junk))
+
+
+def test_a_json_line_is_stored_as_its_record_whatever_its_spelling(tmp_path):
+    """A line holding one event is stored as the raw copy as read (jsonb gives the same value
+    as the decoded record); a NUL still becomes U+FFFD; events of an envelope line are
+    stored one by one."""
+    first, plain, spaced, with_nul, *hooked = okta_events(6)
+    with_nul["client"]["userAgent"]["rawUserAgent"] = "curl\x00/8"
+    lines = [
+        orjson.dumps(first),
+        orjson.dumps(plain),
+        orjson.dumps(spaced, option=orjson.OPT_INDENT_2).replace(b"\n", b" ") + b" \r",
+        orjson.dumps(with_nul),
+        orjson.dumps({"data": {"events": hooked}}),
+    ]
+    path = tmp_path / "okta.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    source = Source.objects.create(name="export", kind="file")
+
+    result = import_paths(source=source, paths=[path], fmt="okta", workers=1)
+
+    assert (result.read, result.imported, result.quarantined) == (6, 6, 0)
+    stored = dict(TelemetryEvent.objects.values_list("provider_event_id", "raw"))
+    with_nul["client"]["userAgent"]["rawUserAgent"] = "curl\ufffd/8"
+    for event in (first, plain, spaced, with_nul, *hooked):
+        assert stored[event["uuid"]] == event
