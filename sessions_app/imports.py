@@ -53,8 +53,8 @@ def _first_byte(stream: io.BufferedReader) -> bytes:
 
 def iter_records(path: Path, fmt: str) -> Iterator[Any]:
     """Every record in ``path``: dicts, ``RejectedInput`` for parts that aren't usable, and
-    for JSON Lines from the second line on a ``JsonLine`` per line, decoded and split where
-    the batch is parsed (``ingest_batches``).
+    for JSON Lines a ``JsonLine`` per line, decoded and split where the batch is parsed
+    (``ingest_batches``).
 
     Raises ``ImportInputError`` when the file as a whole isn't JSON, JSON Lines or a JSON array.
     """
@@ -101,7 +101,9 @@ def _object_or_lines(stream: io.BufferedReader, path: Path, fmt: str) -> Iterato
             raise ImportInputError(f"{path}: not valid JSON or JSON Lines: {exc}") from exc
         yield from split_value(fmt, document, path.name)
         return
-    yield from split_value(fmt, first, "line 1")
+    # Split where the batch is parsed, like the lines after it: a batch of JsonLine items
+    # only goes to a parse process whole.
+    yield JsonLine(1, first_line)
     for number, line in enumerate(stream, start=2):
         if line.strip():  # decoded and split where the batch is parsed (split_line)
             yield JsonLine(number, line)
