@@ -214,8 +214,12 @@ def matching_suppression(
 
 
 def suppression_rule_list() -> QuerySet[SuppressionRule]:
-    return SuppressionRule.objects.select_related("identity", "created_by").annotate(
-        alert_count=Count("alerts")
+    # Spelled out: Meta.ordering does not apply to an aggregating query, and pages of an
+    # unordered list could repeat or skip rules.
+    return (
+        SuppressionRule.objects.select_related("identity", "created_by")
+        .annotate(alert_count=Count("alerts"))
+        .order_by("-created_at", "-id")
     )
 
 
