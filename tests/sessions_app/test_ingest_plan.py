@@ -116,7 +116,7 @@ def test_planned_batches_store_what_the_writer_itself_stores(monkeypatch):
 
     def spy(**kwargs):
         outcome = store_planned(**kwargs)
-        planned_outcomes.append(outcome is not None)
+        planned_outcomes.append((kwargs["check_stored"], outcome is not None))
         return outcome
 
     monkeypatch.setattr(services, "_store_planned", spy)
@@ -129,8 +129,15 @@ def test_planned_batches_store_what_the_writer_itself_stores(monkeypatch):
         results.append((result.read, result.imported, result.duplicates, result.quarantined))
         snapshots.append(snapshot(source))
     assert results[0] == results[1] == (16, 13, 2, 1)
-    # planned, planned, then stored the ordinary way (one of its events was stored already)
-    assert planned_outcomes == [True, True, False]
+    # planned, planned, then stored the ordinary way: one of its events was stored already,
+    # which the COPY's unique key told (the batches before were not checked first)
+    assert planned_outcomes == [(False, True), (False, True), (False, False)]
+    planned_outcomes.clear()
+    again = ingest_batches(source=Source.objects.get(name="feed-1"), batches=BATCHES, workers=1)
+    assert (again.read, again.imported, again.duplicates, again.quarantined) == (16, 0, 15, 1)
+    # the key tells on the first batch; the next ones are checked first, with one query
+    assert planned_outcomes == [(False, False), (True, False), (True, False)]
+    assert snapshot(Source.objects.get(name="feed-1"))["events"] == snapshots[0]["events"]
     planned, ordinary = snapshots
     for part in planned:
         assert planned[part] == ordinary[part], part
