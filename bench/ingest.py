@@ -16,8 +16,9 @@ Generates N realistic Okta System Log events (about 2 KB each, deterministic see
    a standalone table made afresh with the same columns, compression and indexes (not
    partitioned).
 
-Prints events/s for each, the ratios, and the CPU time per million events of this process
-and of its PostgreSQL backend (read from /proc, so the database must run on this machine).
+Prints events/s for each, the ratios, and the CPU time per event of this process, of its
+PostgreSQL backend (read from /proc, so the database must run on this machine) and of the
+parse processes (their rusage once the import has ended).
 ``BENCH_DATABASE_URL`` overrides the database (default: govern_bench on 127.0.0.1).
 """
 
@@ -227,8 +228,17 @@ def backend_cpu() -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_pipeline(lines: list[bytes], batch: int, mode: str) -> tuple[float, float, float, dict]:
-    """(wall s, client CPU s, backend CPU s, counts) of ingesting ``lines`` one way.
+def children_cpu() -> float:
+    """CPU seconds used by this process's finished children (the parse processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_pipeline(
+    lines: list[bytes], batch: int, mode: str
+) -> tuple[float, float, float, float, dict]:
+    """(wall s, client CPU s, backend CPU s, parse processes' CPU s, counts) of ingesting
+    ``lines`` one way.
 
     ``stream``: ``import_paths`` of a JSON Lines file holding them, as ``manage.py
     import_events`` runs it (``ingest_batches``, parsing in worker processes where it may);
@@ -249,7 +259,7 @@ def run_pipeline(lines: list[bytes], batch: int, mode: str) -> tuple[float, floa
             workers = bulk_parse_workers()
             how = f"{workers} parse process(es)" if workers else "a thread (no processes here)"
             print(f"ingest_batches: import_events of a JSON Lines file, parsing in {how}")
-        server0 = backend_cpu()
+        server0, children0 = backend_cpu(), children_cpu()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if mode == "stream":
             total = import_paths(source=source, paths=[path], fmt="okta", batch_size=batch)
@@ -262,7 +272,7 @@ def run_pipeline(lines: list[bytes], batch: int, mode: str) -> tuple[float, floa
                 total.quarantined += result.quarantined
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     counts = {"read": total.read, "imported": total.imported, "quarantined": total.quarantined}
-    return wall, cpu, backend_cpu() - server0, counts
+    return wall, cpu, backend_cpu() - server0, children_cpu() - children0, counts
 
 
 def prepare_copy_rows(lines: list[bytes], batch: int) -> list[tuple]:
@@ -345,10 +355,11 @@ def main() -> None:
     rows = prepare_copy_rows(lines, args.batch)
     n = args.events
 
-    def report(name: str, wall: float, cpu: float, server: float) -> float:
+    def report(name: str, wall: float, cpu: float, server: float, parse: float = 0.0) -> float:
+        parsing = f", parse processes {parse / n * 1e6:.0f} µs" if parse else ""
         print(
             f"{name:17s}: {n / wall:8,.0f} events/s  ({wall:.1f} s; CPU per event: client "
-            f"{cpu / n * 1e6:.0f} µs, PostgreSQL backend {server / n * 1e6:.0f} µs)"
+            f"{cpu / n * 1e6:.0f} µs, PostgreSQL backend {server / n * 1e6:.0f} µs{parsing})"
         )
         return n / wall
 
@@ -357,10 +368,10 @@ def main() -> None:
     del rows
     for mode in args.modes.split(","):
         reset()
-        wall, cpu, server, counts = run_pipeline(lines, args.batch, mode)
+        wall, cpu, server, parse, counts = run_pipeline(lines, args.batch, mode)
         assert counts["imported"] == n, counts
         label = {"stream": "ingest_batches", "batch": "ingest_records"}[mode]
-        rate = report(label, wall, cpu, server)
+        rate = report(label, wall, cpu, server, parse)
         print(f"{'':17s}  = {rate / copy_rate:.0%} of raw COPY ({counts})")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(f"peak RSS : {usage.ru_maxrss / 1024:,.0f} MB")
