@@ -202,3 +202,61 @@ def test_gc_paused_restores_the_collector_as_it_was():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_import_waits_for_the_disk_once_at_the_end_even_when_it_fails():
+    from sessions_app.signals import events_ingested
+
+    source = Source.objects.create(name="bulk", kind="webhook", settings={"mapping": MAPPING})
+    seen: list[str] = []
+
+    def receiver(**kwargs):
+        seen.append(_synchronous_commit())
+
+    events_ingested.connect(receiver, weak=False, dispatch_uid="t-sync-commit")
+    flushed = []
+    real_flush = services._flush_commits
+
+    def flush():
+        flushed.append(True)
+        real_flush()
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(services, "_flush_commits", flush)
+            ingest_batches(source=source, batches=BATCHES[:2], workers=0)
+            assert seen == ["off", "off"] and flushed == [True]
+            assert _synchronous_commit() == "on"
+
+            def failing():
+                yield BATCHES[0]
+                raise OSError("the file went away")
+
+            with pytest.raises(OSError):
+                ingest_batches(source=source, batches=failing(), workers=0)
+            assert flushed == [True, True] and _synchronous_commit() == "on"
+    finally:
+        events_ingested.disconnect(dispatch_uid="t-sync-commit")
+    assert TelemetryEvent.objects.filter(source=source).count() == 12
+
+
+def test_inside_a_transaction_the_callers_commit_decides(monkeypatch):
+    source = Source.objects.create(name="bulk", kind="webhook", settings={"mapping": MAPPING})
+    seen = []
+    store = services._store
+
+    def spy(**kwargs):
+        seen.append(_synchronous_commit())
+        return store(**kwargs)
+
+    monkeypatch.setattr(services, "_store", spy)
+    monkeypatch.setattr(services, "_flush_commits", lambda: pytest.fail("flushed"))
+    ingest_batches(source=source, batches=BATCHES[:1], workers=0)
+    assert seen == ["on"] and _synchronous_commit() == "on"
