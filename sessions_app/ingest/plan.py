@@ -307,40 +307,55 @@ def _text(value: str) -> bytes:
     return _LENGTH.pack(len(data)) + data
 
 
+_COMMON: dict[str, bytes] = {}  # encoded text of values that repeat: event types, places…
+_INET4 = _INET.pack(8, 2, 32, 0, 4)
+_INET6 = _INET.pack(20, 3, 128, 0, 16)
+_TRUE, _FALSE = _BOOL.pack(1, True), _BOOL.pack(1, False)
+
+
+def _common(value: str) -> bytes:
+    """``_text`` of a value from a small set (an event type, a country, a user agent…),
+    remembered: most of an event's text columns repeat from one event to the next."""
+    data = _COMMON.get(value)
+    if data is None:
+        if len(_COMMON) >= 8192:  # bounded, whatever the input
+            _COMMON.clear()
+        data = _COMMON[value] = _text(value)
+    return data
+
+
 def copy_tail(item: PreparedEvent) -> bytes:
     """The event's ``TAIL_COLUMNS`` in binary COPY format (values as ``_prepare_one``
     coerced them: NUL-free text, finite floats, an int4 AS number)."""
     e = item.event
     ip = item.ip
-    if ip is None:
-        address = _NULL
-    elif ip.version == 4:
-        address = _INET.pack(8, 2, 32, 0, 4) + ip.packed
-    else:
-        address = _INET.pack(20, 3, 128, 0, 16) + ip.packed
+    mfa = e.mfa
     return b"".join(
         (
             _text(e.provider_event_id),
             _INT8.pack(8, pg_timestamp(e.occurred_at)),
-            _text(e.provider_event_type),
-            _text(e.event_type),
-            _text(e.outcome),
+            _common(e.provider_event_type),
+            _common(e.event_type),
+            _common(e.outcome),
             _text(e.session_key),
-            address,
+            _NULL if ip is None else (_INET4 if ip.version == 4 else _INET6),
+            b"" if ip is None else ip.packed,
             _NULL if e.asn is None else _INT4.pack(4, e.asn),
-            _text(e.as_org),
-            _text(e.country),
-            _text(e.city),
+            _common(e.as_org),
+            _common(e.country),
+            _common(e.city),
             _NULL if e.lat is None else _FLOAT8.pack(8, e.lat),
             _NULL if e.lon is None else _FLOAT8.pack(8, e.lon),
-            _BOOL.pack(1, bool(e.anonymizer)),
-            _text(e.user_agent),
+            _TRUE if e.anonymizer else _FALSE,
+            _common(e.user_agent),
             _text(e.device_id),
-            _text(e.client_app),
-            _text(e.high_value_action),
-            _NULL if e.mfa is None else _BOOL.pack(1, e.mfa),
-            _JSONB.pack(len(item.details) + 1, 1) + item.details,
-            _JSONB.pack(len(item.raw) + 1, 1) + item.raw,
+            _common(e.client_app),
+            _common(e.high_value_action),
+            _NULL if mfa is None else (_TRUE if mfa else _FALSE),
+            _JSONB.pack(len(item.details) + 1, 1),
+            item.details,
+            _JSONB.pack(len(item.raw) + 1, 1),
+            item.raw,
         )
     )
 
