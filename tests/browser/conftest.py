@@ -26,6 +26,20 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_requests_close_their_connections():
+    """From the first browser test on, each request of the live server closes its database
+    connection when it ends, for the rest of the session (late requests included).
+
+    With the product's ``CONN_MAX_AGE`` (60 s) a request thread keeps its connection, and
+    Chromium's keep-alive sockets keep those threads alive until the session ends: the test
+    database then could not be dropped ("being accessed by other users")."""
+    from django.db import connections
+
+    # The settings dict every thread's connection is made from.
+    connections["default"].settings_dict["CONN_MAX_AGE"] = 0
+
+
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():
