@@ -187,16 +187,27 @@ def ingest_records(
     mapping = (source.settings or {}).get("mapping")
     with gc_paused():
         prepared, rejects = _prepare(fmt, records, mapping)
-        _ensure_partitions_for(prepared)
-        result = _store(
-            source=source,
-            prepared=prepared,
-            rejects=rejects,
-            cursor=cursor,
-            on_rejects=lambda locked, items: _quarantine_new(locked, items, fmt),
-        )
+        result = _store_new(source, prepared, rejects, fmt, cursor)
         del prepared, rejects  # before collection resumes, or it would walk them
     return result
+
+
+def _store_new(
+    source: Source,
+    prepared: list[PreparedEvent],
+    rejects: list[Reject],
+    fmt: str,
+    cursor: dict | None,
+) -> IngestResult:
+    """``_store`` of a freshly parsed batch: partitions first, rejects quarantined anew."""
+    _ensure_partitions_for(prepared)
+    return _store(
+        source=source,
+        prepared=prepared,
+        rejects=rejects,
+        cursor=cursor,
+        on_rejects=lambda locked, items: _quarantine_new(locked, items, fmt),
+    )
 
 
 def ingest_batches(
@@ -285,14 +296,7 @@ def ingest_batches(
                 if result is None:
                     if prepared and type(prepared[0]) is tuple:
                         prepared = unpack_prepared(prepared)
-                    _ensure_partitions_for(prepared)
-                    result = _store(
-                        source=source,
-                        prepared=prepared,
-                        rejects=rejects,
-                        cursor=None,
-                        on_rejects=lambda locked, items: _quarantine_new(locked, items, fmt),
-                    )
+                    result = _store_new(source, prepared, rejects, fmt, None)
                 # Let go of the batch before collection resumes, or it would walk it all.
                 future = records = prepared = rejects = None  # type: ignore[assignment]
             if keep_ids:
