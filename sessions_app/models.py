@@ -134,9 +134,12 @@ class Identity(models.Model):
     class Meta:
         verbose_name_plural = "identities"
         ordering = ["display_name"]
+        # No index on last_seen_at: ingestion moves it for nearly every actor of every batch,
+        # and an indexed column changed makes each such update a new row version in every
+        # index (~27 µs per identity instead of ~8 as a heap-only update; docs/performance.md).
+        # No query needs it: the identity list aggregates sessions over all identities.
         indexes = [
             models.Index(fields=["kind", "privilege_tier"], name="identity_kind_tier"),
-            models.Index(fields=["-last_seen_at"], name="identity_last_seen"),
         ]
         constraints = [
             models.CheckConstraint(
