@@ -336,17 +336,14 @@ def _risk(security: dict, debug: dict) -> dict[str, Any]:
     log_only = as_dict(ci_get(debug, "logOnlySecurityData"))
     level = to_str(ci_get(itp, "level"))
     if not level and debug_risk:
-        match = _RISK_LEVEL.search(debug_risk)
-        level = match.group(1) if match else ""
+        level = _debug_risk(debug_risk)[0]
     if not level:
         level = to_str(dig(log_only, "risk.level"))
     if level:
         risk["level"] = level.upper()
     reasons = [to_str(r) for r in as_list(ci_get(itp, "reasons")) if to_str(r)]
     if not reasons and debug_risk:
-        match = _RISK_REASONS.search(debug_risk)
-        if match and match.group(1).strip():
-            reasons = [r.strip() for r in match.group(1).split(",") if r.strip()]
+        reasons = list(_debug_risk(debug_risk)[1])
     if reasons:
         risk["reasons"] = reasons
     for name, value in (
@@ -371,6 +368,17 @@ def _risk(security: dict, debug: dict) -> dict[str, Any]:
     if threat:
         risk["threat_suspected"] = True
     return risk
+
+
+@functools.lru_cache(maxsize=4096)
+def _debug_risk(text: str) -> tuple[str, tuple[str, ...]]:
+    """(level, reasons) from debugData.risk's "{level=LOW, reasons=…}" text, cached like
+    the behaviours below: a tenant's events repeat a few such texts."""
+    match = _RISK_LEVEL.search(text)
+    level = match.group(1) if match else ""
+    match = _RISK_REASONS.search(text)
+    reasons = match.group(1).split(",") if match and match.group(1).strip() else []
+    return level, tuple(r.strip() for r in reasons if r.strip())
 
 
 def _behaviors(value: Any) -> dict[str, str]:
@@ -609,17 +617,14 @@ def _risk_documented(security: dict[str, Any], debug: dict[str, Any]) -> dict[st
     risk: dict[str, Any] = {}
     level = to_str(itp.get("level"))
     if not level and debug_risk:
-        match = _RISK_LEVEL.search(debug_risk)
-        level = match.group(1) if match else ""
+        level = _debug_risk(debug_risk)[0]
     if not level:
         level = to_str(_level(log_only.get("risk")).get("level"))
     if level:
         risk["level"] = level.upper()
     reasons = [to_str(r) for r in as_list(itp.get("reasons")) if to_str(r)]
     if not reasons and debug_risk:
-        match = _RISK_REASONS.search(debug_risk)
-        if match and match.group(1).strip():
-            reasons = [r.strip() for r in match.group(1).split(",") if r.strip()]
+        reasons = list(_debug_risk(debug_risk)[1])
     if reasons:
         risk["reasons"] = reasons
     for name, key in (

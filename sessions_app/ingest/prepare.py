@@ -155,8 +155,12 @@ def _prepare_one(
     if event.occurred_at.tzinfo is None:
         event.occurred_at = event.occurred_at.replace(tzinfo=UTC)
     for name, limit in _STRING_LIMITS.items():
-        setattr(event, name, _clean_str(getattr(event, name), limit))
-    event.user_agent = _clean_str(event.user_agent)
+        value = getattr(event, name)
+        # the common case, a short clean string, left as is without a call
+        if type(value) is not str or len(value) > limit or "\x00" in value:
+            setattr(event, name, _clean_str(value, limit))
+    if type(event.user_agent) is not str or "\x00" in event.user_agent:
+        event.user_agent = _clean_str(event.user_agent)
     if event.event_type not in _EVENT_TYPES:
         event.event_type = EventType.OTHER
     if event.outcome not in _OUTCOMES:

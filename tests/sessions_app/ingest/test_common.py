@@ -110,6 +110,9 @@ class TestCoercion:
         assert clean_ip("2001:DB8:0::1") == "2001:db8::1"
         assert clean_ip("not-an-ip") is None
         assert clean_ip("") is None
+        # cached per text: a repeat gives the same answer
+        assert clean_ip("2001:DB8:0::1") == "2001:db8::1"
+        assert clean_ip("not-an-ip") is None
 
 
 class TestTimestamps:
@@ -148,6 +151,35 @@ class TestTimestamps:
     )
     def test_epoch_units_and_short_forms(self, value, expected):
         assert parse_timestamp(value) == expected
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "2024-05-01T10:00:00.123Z",
+            "2024-02-29T23:59:59.999Z",
+            "1999-12-31T00:00:00.000Z",
+            "2024-05-01T10:00:00.000Z",
+        ],
+    )
+    def test_the_millisecond_z_shortcut_reads_as_the_general_path(self, value):
+        # The same instant spelled with an offset takes the general (regex) path.
+        general = parse_timestamp(value.replace("Z", "+00:00"))
+        parsed = parse_timestamp(value)
+        assert parsed == general
+        assert parsed.tzinfo is UTC
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "2024-02-30T10:00:00.123Z",  # the shortcut's shape, not a date
+            "2024-05-01T25:00:00.123Z",
+            "2024-W18-3T10:00:00.123Z",  # an ISO week date: fromisoformat alone takes it
+            "２024-05-01T10:00:00.123Z",  # a non-ASCII digit
+        ],
+    )
+    def test_the_shortcut_rejects_what_the_general_path_rejects(self, value):
+        with pytest.raises(ValueError):
+            parse_timestamp(value)
 
     @pytest.mark.parametrize("value", ["", None, "yesterday", "01/05/2024 10:00", True, "nan"])
     def test_rejects_what_it_cannot_read(self, value):
