@@ -1,6 +1,6 @@
 """Ingestion benchmark: the real pipeline against a plain binary COPY of the same rows.
 
-    DEBUG=true .venv/bin/python bench/ingest.py [--events 200000] [--batch 2000]
+    DEBUG=true .venv/bin/python bench/ingest.py [--events 200000] [--batch 2000] [--rounds 3]
 
 Generates N realistic Okta System Log events (about 2 KB each, deterministic seed), then
 
@@ -16,9 +16,11 @@ Generates N realistic Okta System Log events (about 2 KB each, deterministic see
    a standalone table made afresh with the same columns, compression and indexes (not
    partitioned).
 
-Prints events/s for each, the ratios, and the CPU time per event of this process, of its
-PostgreSQL backend (read from /proc, so the database must run on this machine) and of the
-parse processes (their rusage once the import has ended).
+Raw COPY and the pipelines take turns, ``--rounds`` times. Prints, per round, events/s for
+each, the ratios, and the CPU time per event of this process, of its PostgreSQL backend
+(read from /proc, so the database must run on this machine) and of the parse processes
+(their rusage once the import has ended); then the medians over the rounds, the ratio being
+the median of the rounds' ratios (each a raw COPY and a pipeline run back to back).
 ``BENCH_DATABASE_URL`` overrides the database (default: govern_bench on 127.0.0.1).
 """
 
@@ -28,6 +30,7 @@ import argparse
 import os
 import random
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -248,7 +251,7 @@ def run_pipeline(
 
     from sessions_app.imports import import_paths
     from sessions_app.models import Source
-    from sessions_app.services import IngestResult, bulk_parse_workers, ingest_records
+    from sessions_app.services import IngestResult, ingest_records
 
     source = Source.objects.create(name="bench-okta", kind="okta")
     total = IngestResult()
@@ -256,9 +259,6 @@ def run_pipeline(
         path = Path(folder) / "events.jsonl"
         if mode == "stream":
             path.write_bytes(b"\n".join(lines) + b"\n")
-            workers = bulk_parse_workers()
-            how = f"{workers} parse process(es)" if workers else "a thread (no processes here)"
-            print(f"ingest_batches: import_events of a JSON Lines file, parsing in {how}")
         server0, children0 = backend_cpu(), children_cpu()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if mode == "stream":
@@ -334,6 +334,13 @@ def main() -> None:
         default="stream,batch",
         help="pipelines to run: stream (ingest_batches), batch (ingest_records per batch)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="raw COPY and each pipeline are measured this many times, taking turns; the "
+        "ratio given is the median of the rounds' ratios",
+    )
     args = parser.parse_args()
 
     setup_django(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
@@ -354,6 +361,14 @@ def main() -> None:
     print(f"generated {len(lines):,} Okta events, mean {mean:,.0f} B, in {took:.1f} s")
     rows = prepare_copy_rows(lines, args.batch)
     n = args.events
+    modes = args.modes.split(",")
+    labels = {"stream": "ingest_batches", "batch": "ingest_records"}
+    if "stream" in modes:
+        from sessions_app.services import bulk_parse_workers
+
+        workers = bulk_parse_workers()
+        how = f"{workers} parse process(es)" if workers else "a thread (no processes here)"
+        print(f"ingest_batches: import_events of a JSON Lines file, parsing in {how}")
 
     def report(name: str, wall: float, cpu: float, server: float, parse: float = 0.0) -> float:
         parsing = f", parse processes {parse / n * 1e6:.0f} µs" if parse else ""
@@ -363,16 +378,31 @@ def main() -> None:
         )
         return n / wall
 
-    reset()
-    copy_rate = report("raw COPY", *run_copy(rows, args.batch))
-    del rows
-    for mode in args.modes.split(","):
+    # Rounds take turns (raw COPY, then each pipeline) so that a slow spell of this shared
+    # machine, or the first round's cold WAL files, weighs on both sides of a ratio alike.
+    rates: dict[str, list[float]] = {"raw COPY": [], **{labels[m]: [] for m in modes}}
+    ratios: dict[str, list[float]] = {labels[m]: [] for m in modes}
+    for number in range(1, args.rounds + 1):
+        print(f"round {number} of {args.rounds}")
         reset()
-        wall, cpu, server, parse, counts = run_pipeline(lines, args.batch, mode)
-        assert counts["imported"] == n, counts
-        label = {"stream": "ingest_batches", "batch": "ingest_records"}[mode]
-        rate = report(label, wall, cpu, server, parse)
-        print(f"{'':17s}  = {rate / copy_rate:.0%} of raw COPY ({counts})")
+        copy_rate = report("raw COPY", *run_copy(rows, args.batch))
+        rates["raw COPY"].append(copy_rate)
+        for mode in modes:
+            reset()
+            wall, cpu, server, parse, counts = run_pipeline(lines, args.batch, mode)
+            assert counts["imported"] == n, counts
+            label = labels[mode]
+            rate = report(label, wall, cpu, server, parse)
+            print(f"{'':17s}  = {rate / copy_rate:.0%} of raw COPY ({counts})")
+            rates[label].append(rate)
+            ratios[label].append(rate / copy_rate)
+    print(f"median of {args.rounds} round(s):")
+    for label, values in rates.items():
+        line = f"{label:17s}: {statistics.median(values):8,.0f} events/s"
+        if label in ratios:
+            each = " · ".join(f"{ratio:.0%}" for ratio in ratios[label])
+            line += f"  = {statistics.median(ratios[label]):.0%} of raw COPY (rounds: {each})"
+        print(line)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(f"peak RSS : {usage.ru_maxrss / 1024:,.0f} MB")
 
