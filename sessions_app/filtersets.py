@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.expressions import OrderBy
 
 from .choices import EventType, IdentityKind, IdentityStatus, Outcome, PrivilegeTier, SessionStatus
 from .models import Identity, Owner, Session, Source, TelemetryEvent
+
+
+class NullsLastOrderingFilter(django_filters.OrderingFilter):
+    """Sorting where a missing value (an identity never seen) comes last either way, and on
+    every database (PostgreSQL puts NULL first when descending, SQLite when ascending)."""
+
+    def get_ordering_value(self, param: str) -> OrderBy:
+        descending = param.startswith("-")
+        name = self.param_map.get(param.lstrip("-"), param.lstrip("-"))
+        return F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True)
 
 
 class IdentityFilter(django_filters.FilterSet):
@@ -16,7 +27,7 @@ class IdentityFilter(django_filters.FilterSet):
     privilege_tier = django_filters.ChoiceFilter(choices=PrivilegeTier.choices, label="Privilege")
     status = django_filters.ChoiceFilter(choices=IdentityStatus.choices)
     owner = django_filters.ModelChoiceFilter(queryset=Owner.objects.all())
-    ordering = django_filters.OrderingFilter(
+    ordering = NullsLastOrderingFilter(
         fields=(
             ("display_name", "name"),
             ("last_seen_at", "last_seen"),
