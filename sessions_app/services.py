@@ -77,6 +77,7 @@ from .ingest.prepare import (
     Reject,
     RejectedInput,
     gc_paused,
+    pack_lines,
     parse_worker_started,
     prepare_packed,
     prepare_records,
@@ -255,7 +256,7 @@ def ingest_batches(
     def submit(batch: Iterable[Any]) -> tuple[Future, list[Any]]:
         records = list(batch)
         if workers > 0 and all(type(record) is JsonLine for record in records):
-            return executor.submit(parse, fmt, records, mapping, *geoip), records
+            return executor.submit(parse, fmt, pack_lines(records), mapping, *geoip), records
         if workers > 0 and all(type(record) is dict for record in records):
             try:
                 payload = orjson.dumps(records, option=_EXACT_JSON)

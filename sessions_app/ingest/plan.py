@@ -26,11 +26,13 @@ from sessions_app.choices import EventType, IdentityKind, Outcome, SessionStatus
 
 from .prepare import (
     JsonLine,
+    PackedLines,
     PreparedEvent,
     Reject,
     collect_between_batches,
     gc_paused,
     prepare_records,
+    unpack_lines,
 )
 
 # Lifecycle event type -> the session status it ends a session in. When one batch holds more
@@ -445,14 +447,20 @@ def plan_batch(prepared: list[PreparedEvent]) -> BatchPlan:
 
 
 def prepare_planned(
-    fmt: str, records: list[JsonLine] | bytes, mapping: dict | None, city_db: str, asn_db: str
+    fmt: str,
+    records: PackedLines | list[JsonLine] | bytes,
+    mapping: dict | None,
+    city_db: str,
+    asn_db: str,
 ) -> tuple[BatchPlan, list[Reject]]:
     """``prepare_records`` and ``plan_batch`` of one batch, in a parse process (which does
     nothing else; see ``parse_worker_started``): a JSON array of records or ``JsonLine``
     items in, the plan and the rejects out."""
     collect_between_batches()
     with gc_paused():
-        if isinstance(records, bytes):
+        if isinstance(records, PackedLines):
+            records = unpack_lines(records)
+        elif isinstance(records, bytes):
             records = orjson.loads(records)
         prepared, rejects = prepare_records(fmt, records, mapping, city_db, asn_db)
         return plan_batch(prepared), rejects

@@ -11,6 +11,7 @@ import gc
 import ipaddress
 import logging
 import math
+from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -56,6 +57,37 @@ class JsonLine(NamedTuple):
 
     number: int  # 1-based, for the quarantine reason
     text: bytes
+
+
+class PackedLines(NamedTuple):
+    """``JsonLine`` items for the trip to a parse process: their texts joined, their numbers
+    and where each text ends as int64 arrays. Pickling a list of 2,000 small tuples took
+    ~3 ms, in one call that holds the writer's GIL; three bytes objects are a copy each."""
+
+    numbers: bytes
+    ends: bytes
+    text: bytes
+
+
+def pack_lines(lines: list[JsonLine]) -> PackedLines:
+    ends = array("q")
+    end = 0
+    for line in lines:
+        end += len(line.text)
+        ends.append(end)
+    numbers = array("q", [line.number for line in lines])
+    return PackedLines(numbers.tobytes(), ends.tobytes(), b"".join(line.text for line in lines))
+
+
+def unpack_lines(packed: PackedLines) -> list[JsonLine]:
+    numbers, ends = array("q"), array("q")
+    numbers.frombytes(packed.numbers)
+    ends.frombytes(packed.ends)
+    text, start, lines = packed.text, 0, []
+    for number, end in zip(numbers, ends, strict=True):
+        lines.append(JsonLine(number, text[start:end]))
+        start = end
+    return lines
 
 
 def split_line(fmt: str, line: JsonLine) -> list[Any]:
@@ -308,7 +340,11 @@ def collect_between_batches() -> None:
 
 
 def prepare_packed(
-    fmt: str, payload: bytes | list[JsonLine], mapping: dict | None, city_db: str, asn_db: str
+    fmt: str,
+    payload: PackedLines | bytes | list[JsonLine],
+    mapping: dict | None,
+    city_db: str,
+    asn_db: str,
 ) -> tuple[list[tuple], list[Reject]]:
     """``prepare_records`` over a JSON array of records (or ``JsonLine`` items), packed for
     the trip back. Runs in a parse process (see ``parse_worker_started``)."""
@@ -318,9 +354,16 @@ def prepare_packed(
 
 
 def _prepare_packed(
-    fmt: str, payload: bytes | list[JsonLine], mapping: dict | None, city_db: str, asn_db: str
+    fmt: str,
+    payload: PackedLines | bytes | list[JsonLine],
+    mapping: dict | None,
+    city_db: str,
+    asn_db: str,
 ) -> tuple[list[tuple], list[Reject]]:
-    records = orjson.loads(payload) if isinstance(payload, bytes) else payload
+    if isinstance(payload, PackedLines):
+        records = unpack_lines(payload)
+    else:
+        records = orjson.loads(payload) if isinstance(payload, bytes) else payload
     prepared, rejects = prepare_records(fmt, records, mapping, city_db, asn_db)
     packed = []
     for item in prepared:

@@ -5,6 +5,7 @@ the writer only runs the statements. What lands must be exactly what the writer'
 from __future__ import annotations
 
 import gc
+import pickle
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from django.db import connection
 
 from sessions_app import services
 from sessions_app.ingest.plan import EncodedArray, encode_array
-from sessions_app.ingest.prepare import gc_paused
+from sessions_app.ingest.prepare import JsonLine, gc_paused, pack_lines, unpack_lines
 from sessions_app.models import EventDailyCount, Identity, Session, Source, TelemetryEvent
 from sessions_app.services import _binding_cursor, ingest_batches, ingest_records
 
@@ -260,3 +261,15 @@ def test_inside_a_transaction_the_callers_commit_decides(monkeypatch):
     monkeypatch.setattr(services, "_flush_commits", lambda: pytest.fail("flushed"))
     ingest_batches(source=source, batches=BATCHES[:1], workers=0)
     assert seen == ["on"] and _synchronous_commit() == "on"
+
+
+def test_packed_lines_come_back_as_sent():
+    lines = [
+        JsonLine(1, b'{"a": 1}\n'),
+        JsonLine(2, b""),
+        JsonLine(7, '{"name": "Zoë"}\r\n'.encode()),
+        JsonLine(8, b"not json"),
+    ]
+    packed = pickle.loads(pickle.dumps(pack_lines(lines)))  # noqa: S301 — our own bytes
+    assert unpack_lines(packed) == lines
+    assert unpack_lines(pack_lines([])) == []
