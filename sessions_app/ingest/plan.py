@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -378,10 +379,12 @@ def copy_chunks(
     the database already reads the first rows while the next are put together."""
     received = pg_timestamp(received_at)
     head, head_session = _HEAD.pack, _HEAD_SESSION.pack
-    parts = [COPY_SIGNATURE]
+    parts: list[bytes | memoryview] = [COPY_SIGNATURE]
     append = parts.append
-    rows = zip(event_ids, plan.event_actor, plan.event_session, plan.tails, strict=True)
-    for number, (pk, actor, session, tail) in enumerate(rows, start=1):
+    tails = memoryview(plan.tails)
+    start = 0
+    rows = zip(event_ids, plan.event_actor, plan.event_session, plan.tail_ends, strict=True)
+    for number, (pk, actor, session, end) in enumerate(rows, start=1):
         identity = identity_ids[actor]
         if session < 0:
             append(head(_FIELD_COUNT, 8, pk, 8, source_id, 8, received, 8, identity) + _NULL)
@@ -390,7 +393,8 @@ def copy_chunks(
             append(
                 head_session(_FIELD_COUNT, 8, pk, 8, source_id, 8, received, 8, identity, 8, sid)
             )
-        append(tail)
+        append(tails[start:end])
+        start = end
         if number % rows_per_chunk == 0:
             yield b"".join(parts)
             parts.clear()
@@ -418,7 +422,10 @@ class BatchPlan:
     sessions: list[EncodedArray | list[Any]]  # ``session_columns``, encoded
     event_session: list[int]  # per event: its session's position, -1 for none
     daily: list[tuple[date, str, int]]
-    tails: list[bytes] = field(repr=False)
+    # every event's ``copy_tail``, joined (one bytes object pickles and unpickles as one
+    # copy, 2,000 of them took ~1.3 ms of the writer's GIL per batch), and where each ends
+    tails: bytes = field(repr=False)
+    tail_ends: list[int] = field(repr=False)
 
 
 def plan_batch(prepared: list[PreparedEvent]) -> BatchPlan:
@@ -429,6 +436,7 @@ def plan_batch(prepared: list[PreparedEvent]) -> BatchPlan:
     sessions = sessions_seen(fresh)
     keys = sorted(sessions)
     session_position = {key: position for position, key in enumerate(keys)}
+    tails = [copy_tail(p) for p in fresh]
     return BatchPlan(
         read=len(prepared),
         event_keys=[p.event.provider_event_id for p in fresh],
@@ -442,7 +450,8 @@ def plan_batch(prepared: list[PreparedEvent]) -> BatchPlan:
         sessions=[encode_array(column) for column in session_columns(sessions, keys)],
         event_session=[session_position.get(p.event.session_key, -1) for p in fresh],
         daily=daily_counts(fresh),
-        tails=[copy_tail(p) for p in fresh],
+        tails=b"".join(tails),
+        tail_ends=list(accumulate(map(len, tails))),
     )
 
 
