@@ -168,6 +168,8 @@ CELERY_BEAT_SCHEDULE = {
     # Time-based detection (session lifetime and idle) for sessions that went quiet.
     "sweep-sessions": {"task": "alerts_app.sweep_sessions", "schedule": 300.0},
     "enforce-retention": {"task": "sessions_app.enforce_retention", "schedule": 86400.0},
+    # Pushed batches still waiting after GOVERN_PENDING_REQUEUE_SECONDS go to the queue again.
+    "requeue-pending": {"task": "sessions_app.requeue_pending", "schedule": 60.0},
     # Session-lifetime policies: violations become alerts; enforce mode requests revocation.
     "evaluate-session-policies": {
         "task": "sessions_app.evaluate_session_policies",
@@ -289,6 +291,15 @@ GOVERN_GEOIP_CITY_DB = os.environ.get("GOVERN_GEOIP_CITY_DB", "")
 GOVERN_GEOIP_ASN_DB = os.environ.get("GOVERN_GEOIP_ASN_DB", "")
 # Telemetry retention: whole monthly partitions older than this are dropped (0 keeps all).
 GOVERN_EVENT_RETENTION_DAYS = int(os.environ.get("GOVERN_EVENT_RETENTION_DAYS", "0"))
+# Pushed batches waiting for a worker (PendingBatch) are queued again after this many seconds
+# without being ingested: a message the broker lost is then only late. Longer than the
+# visibility timeout, so a batch a worker still holds is rarely queued twice (twice is harmless).
+GOVERN_PENDING_REQUEUE_SECONDS = int(
+    os.environ.get(
+        "GOVERN_PENDING_REQUEUE_SECONDS",
+        str(int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "600")) + 300),
+    )
+)
 # Largest file an admin may upload for import (bigger files: manage.py import_events).
 GOVERN_IMPORT_MAX_BYTES = int(os.environ.get("GOVERN_IMPORT_MAX_BYTES", str(100 * 1024 * 1024)))
 # Revocations that would end more sessions than this need a second person's approval.

@@ -377,6 +377,38 @@ class QuarantinedEvent(models.Model):
         return f"{self.source}: {self.reason[:60]}"
 
 
+class PendingBatch(models.Model):
+    """A pushed batch accepted but not ingested yet: the durable copy of what a queued
+    ``sessions_app.ingest_pending`` task names.
+
+    The broker alone can lose a message: Redis keeps none on disk by default, and kombu's
+    Redis transport pops a message before it records it as unacknowledged, so a worker killed
+    in between loses it (celery/kombu#305). The webhook therefore answers 202 only once the
+    batch is stored here; the task deletes the row after ingesting it, and
+    ``sessions_app.requeue_pending`` queues again any row left longer than
+    ``GOVERN_PENDING_REQUEUE_SECONDS``. Ingestion is idempotent, so a batch ingested twice
+    adds nothing.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="pending_batches")
+    fmt = models.CharField(max_length=20)
+    records = models.JSONField()
+    record_count = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(default=timezone.now, help_text="Last handed to the queue.")
+    requeued = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["queued_at"], name="pending_batch_queued"),
+            models.Index(fields=["source", "created_at"], name="pending_batch_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.record_count} records since {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class EventDailyCount(models.Model):
     """Daily rollup of events per source and type, kept current by ingestion (cheap charts)."""
 

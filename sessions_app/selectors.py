@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from .choices import IdentityKind, SessionStatus
-from .models import EventDailyCount, Identity, QuarantinedEvent, Session, Source, TelemetryEvent
+from .models import (
+    EventDailyCount,
+    Identity,
+    PendingBatch,
+    QuarantinedEvent,
+    Session,
+    Source,
+    TelemetryEvent,
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,19 @@ def source_list() -> QuerySet[Source]:
     return Source.objects.annotate(
         quarantine_open=Count("quarantined", filter=Q(quarantined__resolved_at__isnull=True))
     ).order_by("name")
+
+
+def source_pending(source: Source) -> dict[str, Any]:
+    """Pushed batches of ``source`` waiting for a worker: how many, their records, the oldest,
+    and the latest failure written on one (``PendingBatch``)."""
+    waiting = PendingBatch.objects.filter(source=source)
+    summary = waiting.aggregate(
+        batches=Count("pk"), records=Sum("record_count"), oldest=Min("created_at")
+    )
+    failed = waiting.exclude(last_error="").order_by("-queued_at").first()
+    summary["last_error"] = failed.last_error if failed else ""
+    summary["requeued"] = failed.requeued if failed else 0
+    return summary
 
 
 def source_event_totals() -> dict[int, int]:

@@ -87,6 +87,7 @@ from .models import (
     EventDailyCount,
     Identity,
     IdentityLink,
+    PendingBatch,
     QuarantinedEvent,
     Session,
     Source,
@@ -386,6 +387,58 @@ def _may_start_processes() -> bool:
     except ImportError:
         return True
     return not billiard_process().daemon
+
+
+def pending_batches_accept(
+    *, source: Source, records: list[Any], fmt: str, per_batch: int
+) -> list[PendingBatch]:
+    """Store a pushed delivery as ``PendingBatch`` rows of at most ``per_batch`` records, in
+    one transaction: once this returns, nothing of it can be lost (see ``PendingBatch``)."""
+    with transaction.atomic():
+        return [
+            PendingBatch.objects.create(
+                source=source,
+                fmt=fmt,
+                records=records[start : start + per_batch],
+                record_count=len(records[start : start + per_batch]),
+            )
+            for start in range(0, len(records), per_batch)
+        ]
+
+
+def pending_batch_ingest(batch_id: int) -> IngestResult | None:
+    """Ingest a ``PendingBatch`` and delete it; None when it is gone already (an earlier
+    delivery of its task ingested it). A failure is written on the row, which stays for
+    ``pending_batches_due`` to queue again, and raised."""
+    batch = PendingBatch.objects.select_related("source").filter(pk=batch_id).first()
+    if batch is None:
+        return None
+    try:
+        result = ingest_records(source=batch.source, records=batch.records, fmt=batch.fmt)
+    except Exception as exc:
+        PendingBatch.objects.filter(pk=batch_id).update(
+            last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+    # Deleted after the events committed: a worker dying in between leaves the row, and
+    # ingesting it again adds nothing.
+    PendingBatch.objects.filter(pk=batch_id).delete()
+    return result
+
+
+def pending_batches_due(*, older_than_seconds: float, limit: int = 1000) -> list[int]:
+    """Ids of the ``PendingBatch`` rows last queued longer ago than ``older_than_seconds``,
+    oldest first, marked as queued now; the caller queues a task for each."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            PendingBatch.objects.select_for_update(skip_locked=True)
+            .filter(queued_at__lt=now - timedelta(seconds=older_than_seconds))
+            .order_by("queued_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        PendingBatch.objects.filter(pk__in=ids).update(queued_at=now, requeued=F("requeued") + 1)
+    return ids
 
 
 def quarantine_reprocess(*, quarantined_ids: Iterable[int], actor: Any) -> IngestResult:

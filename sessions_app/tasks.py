@@ -25,7 +25,13 @@ from django.utils import timezone
 from .choices import SourceKind
 from .models import Source
 from .partitions import drop_partitions_before, month_start
-from .services import ingest_records, source_poll_failed, source_poll_succeeded
+from .services import (
+    ingest_records,
+    pending_batch_ingest,
+    pending_batches_due,
+    source_poll_failed,
+    source_poll_succeeded,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,8 +138,11 @@ def poll_source(source_id: int) -> dict[str, Any] | None:
     time_limit=180,
 )
 def ingest_batch(source_id: int, records: list[dict], fmt: str | None = None) -> dict[str, int]:
-    """Ingest one pushed batch. Idempotent (the event key is unique and re-delivery inserts
-    nothing), so it is acknowledged only after it ran and redelivered if the worker dies."""
+    """Ingest a batch carried in the message itself. Idempotent (the event key is unique
+    and re-delivery inserts nothing), so it is acknowledged only after it ran and redelivered
+    if the worker dies. The webhook queues ``ingest_pending`` instead, whose batch is stored
+    in PostgreSQL first: a message can be lost, a ``PendingBatch`` can't. Kept for messages
+    queued by earlier versions and for callers that accept the broker's guarantees."""
     source = Source.objects.filter(pk=source_id).first()
     if source is None:
         logger.warning("ingest_batch for missing source %s dropped", source_id)
@@ -145,6 +154,39 @@ def ingest_batch(source_id: int, records: list[dict], fmt: str | None = None) ->
         "duplicates": result.duplicates,
         "quarantined": result.quarantined,
     }
+
+
+@shared_task(
+    name="sessions_app.ingest_pending",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=120,
+    time_limit=180,
+)
+def ingest_pending(batch_id: int) -> dict[str, int] | None:
+    """Ingest a pushed batch stored as a ``PendingBatch`` (what the webhook queues), then
+    delete it. None when an earlier delivery of this task did it already."""
+    result = pending_batch_ingest(batch_id)
+    if result is None:
+        return None
+    return {
+        "read": result.read,
+        "imported": result.imported,
+        "duplicates": result.duplicates,
+        "quarantined": result.quarantined,
+    }
+
+
+@shared_task(name="sessions_app.requeue_pending", soft_time_limit=60, time_limit=90)
+def requeue_pending() -> int:
+    """Queue again the pushed batches left waiting longer than
+    ``GOVERN_PENDING_REQUEUE_SECONDS`` (their message lost, or their worker gone)."""
+    ids = pending_batches_due(older_than_seconds=settings.GOVERN_PENDING_REQUEUE_SECONDS)
+    for batch_id in ids:
+        ingest_pending.delay(batch_id)
+    if ids:
+        logger.warning("queued %d pushed batch(es) again that were left waiting", len(ids))
+    return len(ids)
 
 
 @shared_task(name="sessions_app.enforce_retention", soft_time_limit=300, time_limit=360)

@@ -91,6 +91,7 @@ def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "source": source,
             "quarantined": quarantined[:50],
             "quarantined_count": quarantined.count(),
+            "pending": selectors.source_pending(source),
             "import_form": ImportForm(initial={"format": services.source_format(source)}),
         },
     )

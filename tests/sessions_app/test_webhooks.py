@@ -12,7 +12,7 @@ from django.urls import include, path
 
 from sessions_app import webhooks
 from sessions_app.choices import SourceKind
-from sessions_app.models import Source, TelemetryEvent
+from sessions_app.models import PendingBatch, Source, TelemetryEvent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -126,9 +126,9 @@ def test_garbage_body_is_400_and_kept_in_quarantine(source):
     assert source.quarantined.get().payload == "definitely not json"
 
 
-def test_large_batches_are_handed_to_the_queue(source, monkeypatch):
+def test_large_batches_are_stored_then_handed_to_the_queue(source, monkeypatch):
     from govern.celery import app
-    from sessions_app.tasks import ingest_batch
+    from sessions_app.tasks import ingest_pending
 
     monkeypatch.setattr(webhooks, "SYNC_LIMIT", 2)
     monkeypatch.setattr(webhooks, "TASK_BATCH", 2)
@@ -139,14 +139,53 @@ def test_large_batches_are_handed_to_the_queue(source, monkeypatch):
         body = orjson.dumps(events)
         response = post(source, body, **{"X-Govern-Signature": webhooks.sign(SECRET, body)})
         assert response.status_code == 202
-        assert response.json()["queued"] == 3 and len(response.json()["task_ids"]) == 2
+        data = response.json()
+        assert data["queued"] == 3 and len(data["task_ids"]) == 2
+        # Durable before the answer: the batches are rows, the messages only name them.
+        pending = list(PendingBatch.objects.order_by("pk"))
+        assert [p.pk for p in pending] == data["batches"]
+        assert [p.record_count for p in pending] == [2, 1]
+        assert [p.records for p in pending] == [events[:2], events[2:]]
         assert not TelemetryEvent.objects.exists()  # nothing stored before a worker runs
         # Play the worker: take the two messages off the real broker and run them.
-        for _ in range(2):
+        for batch in pending:
             message = queue.get(timeout=5)
-            assert message.headers["task"] == "sessions_app.ingest_batch"
+            assert message.headers["task"] == "sessions_app.ingest_pending"
             args, kwargs, _embed = message.decode()
-            ingest_batch(*args, **kwargs)
+            assert args == [batch.pk]
+            ingest_pending(*args, **kwargs)
             message.ack()
         queue.close()
     assert TelemetryEvent.objects.count() == 3
+    assert not PendingBatch.objects.exists()
+
+
+def test_a_broker_that_is_down_loses_nothing_accepted(source, monkeypatch):
+    from sessions_app.tasks import ingest_pending, requeue_pending
+
+    monkeypatch.setattr(webhooks, "SYNC_LIMIT", 1)
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(ingest_pending, "delay", broker_down)
+    events = [okta_event(n) for n in range(3)]
+    body = orjson.dumps(events)
+    response = post(source, body, **{"X-Govern-Signature": webhooks.sign(SECRET, body)})
+    assert response.status_code == 202
+    assert response.json()["task_ids"] == []
+    batch = PendingBatch.objects.get()
+    assert batch.record_count == 3
+    # The requeue sweep hands it to the queue once it has waited long enough.
+    queued: list[int] = []
+    monkeypatch.setattr(ingest_pending, "delay", queued.append)
+    with override_settings(GOVERN_PENDING_REQUEUE_SECONDS=3600):
+        assert requeue_pending() == 0  # not waiting long enough yet
+    with override_settings(GOVERN_PENDING_REQUEUE_SECONDS=0):
+        assert requeue_pending() == 1
+    assert queued == [batch.pk]
+    batch.refresh_from_db()
+    assert batch.requeued == 1
+    ingest_pending(batch.pk)
+    assert TelemetryEvent.objects.count() == 3
+    assert not PendingBatch.objects.exists()
