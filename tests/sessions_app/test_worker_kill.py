@@ -1,11 +1,17 @@
 """Exactly-once ingestion through a real Celery worker that is SIGKILLed mid-run.
 
-A worker subprocess (prefork, 2 processes) consumes ``sessions_app.ingest_batch`` tasks from
-Redis and writes into the test database pytest-django created. Half-way through it is killed
-with SIGKILL — tasks in flight die mid-transaction, unacknowledged messages stay with Redis.
-A second worker (short visibility timeout) gets them redelivered. Every event must then be
-stored exactly once, and the derived rows (session event counts, daily rollups, source
-total) must count each event once too. Finally the whole workload is delivered again and
+The batches are accepted as the webhook accepts them: stored as ``PendingBatch`` rows, one
+``sessions_app.ingest_pending`` task queued per row. A worker subprocess (prefork, 2
+processes) consumes the tasks from Redis and writes into the test database pytest-django
+created. Half-way through it is killed with SIGKILL — tasks in flight die mid-transaction,
+unacknowledged messages stay with Redis, and a message the worker had popped but not yet
+recorded as unacknowledged is gone (kombu's Redis transport, celery/kombu#305: this test
+once lost a whole batch that way). A second worker (short visibility timeout) gets the
+unacknowledged ones redelivered, and the requeue sweep queues again whatever row is left
+waiting. Every event must then be stored exactly once, the derived rows (session event
+counts, daily rollups, source total) must count each event once too, and no batch may be
+left waiting. One batch's message is also dropped on purpose before it reaches the broker,
+so the sweep is exercised on every run. Finally the whole workload is delivered again and
 nothing may change.
 """
 
@@ -26,7 +32,8 @@ from django.db import connection
 from django.db.models import Sum
 
 from sessions_app.choices import SourceKind
-from sessions_app.models import EventDailyCount, Session, Source, TelemetryEvent
+from sessions_app.models import EventDailyCount, PendingBatch, Session, Source, TelemetryEvent
+from sessions_app.services import pending_batches_accept, pending_batches_due
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -37,6 +44,9 @@ PER_BATCH = 250
 TOTAL = BATCHES * PER_BATCH
 # This test's broker database, apart from the one the rest of the suite uses.
 WORKER_REDIS_DB = int(os.environ.get("GOVERN_TEST_WORKER_REDIS_DB", "13"))
+# A batch still waiting this long after it was (last) queued is queued again: longer than
+# the workers' visibility timeout below, so redelivery gets the first chance.
+REQUEUE_SECONDS = 45
 
 
 def _requirements() -> str:
@@ -134,8 +144,7 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path):
         conn.default_channel.client.flushdb()  # this test's own Redis database
 
     batches = _batches()
-    for batch in batches:
-        client.send_task("sessions_app.ingest_batch", args=[source.pk, batch, "okta"])
+    _deliver(client, source, batches, lost=BATCHES - 1)
 
     log = tmp_path / "worker.log"
     first = _start_worker(env, log)
@@ -152,19 +161,27 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path):
 
         second = _start_worker(env, log)
         _wait_for(
-            lambda: TelemetryEvent.objects.count() >= TOTAL,
+            lambda: _requeue_due(client) or TelemetryEvent.objects.count() >= TOTAL,
             timeout=360,
             what=f"all events (log: {log.read_text()[-2000:]})",
+        )
+        _wait_for(
+            lambda: not PendingBatch.objects.exists(),
+            timeout=60,
+            what="every batch to be taken off the waiting list",
         )
         _assert_exactly_once(source)
 
         # Everything delivered once more: nothing may change.
-        for batch in batches:
-            client.send_task("sessions_app.ingest_batch", args=[source.pk, batch, "okta"])
+        _deliver(client, source, batches)
         with client.connection_for_read() as conn:
             channel = conn.default_channel
             _wait_for(
-                lambda: channel.client.llen("celery") == 0 and channel.client.hlen("unacked") == 0,
+                lambda: (
+                    channel.client.llen("celery") == 0
+                    and channel.client.hlen("unacked") == 0
+                    and not PendingBatch.objects.exists()
+                ),
                 timeout=180,
                 what="the re-delivered batches to be consumed",
             )
@@ -173,6 +190,27 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path):
         _kill(first, signal.SIGKILL)
         if second is not None:
             _kill(second, signal.SIGTERM)
+
+
+def _deliver(
+    client: Celery, source: Source, batches: list[list[dict]], lost: int | None = None
+) -> None:
+    """Accept ``batches`` as the webhook does: stored first, then one task per batch; the
+    message of batch ``lost`` never reaches the broker (as if Redis had lost it)."""
+    for number, batch in enumerate(batches):
+        for pending in pending_batches_accept(
+            source=source, records=batch, fmt="okta", per_batch=PER_BATCH
+        ):
+            if number != lost:
+                client.send_task("sessions_app.ingest_pending", args=[pending.pk])
+
+
+def _requeue_due(client: Celery) -> bool:
+    """What the beat's ``requeue_pending`` does, through this test's broker: queue again
+    the batches left waiting longer than REQUEUE_SECONDS. Always False (for _wait_for)."""
+    for batch_id in pending_batches_due(older_than_seconds=REQUEUE_SECONDS):
+        client.send_task("sessions_app.ingest_pending", args=[batch_id])
+    return False
 
 
 def _assert_exactly_once(source: Source) -> None:
@@ -185,3 +223,4 @@ def _assert_exactly_once(source: Source) -> None:
     assert EventDailyCount.objects.aggregate(n=Sum("count"))["n"] == TOTAL
     source.refresh_from_db()
     assert source.events_total == TOTAL
+    assert not PendingBatch.objects.exists()
