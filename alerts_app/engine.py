@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from govern.audit import audit_log
@@ -331,6 +331,7 @@ def alert_upsert_from_finding(
     first = finding.first_event_at or timezone.now()
     last = finding.last_event_at or first
     event_ids = _event_ids(finding)
+    _lock_subject(prefix)
     latest = (
         Alert.objects.select_for_update()
         .filter(dedup_key__startswith=prefix)
@@ -409,6 +410,20 @@ def alert_upsert_from_finding(
     )
     refresh_risk(identity=identity, session=session)
     return "created", alert
+
+
+def _lock_subject(prefix: str) -> None:
+    """Serialise upserts of one detector and subject until this transaction ends.
+
+    ``select_for_update`` below locks the latest alert, but when there is none yet it locks
+    nothing: two workers detecting on the same session at once (two batches touching it)
+    both created the alert, and the second failed on the unique dedup key, rolling back
+    its task's other alerts with it. Waiting on an advisory lock of the prefix instead, the
+    second one sees the first one's alert once it has committed, and merges into it.
+    (SQLite lets one writer in at a time anyway.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [prefix])
 
 
 def _merge(

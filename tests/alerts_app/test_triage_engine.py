@@ -107,3 +107,53 @@ def test_suppression_needs_a_condition_and_a_future_expiry(analyst):
             alert=alert, reason="x", expires_at=timezone.now(), actor=analyst, asn=1
         )
     assert not SuppressionRule.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_detection_of_one_subject_makes_one_alert():
+    """Two workers upserting the same new finding at once: the second waits for the first
+    to commit, then merges into its alert (it used to insert too and fail on the unique
+    dedup key, rolling back its task's other alerts)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    person = h.identity()
+    same = finding("s-race")
+    created = threading.Event()
+    release = threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def first():
+        try:
+            with transaction.atomic():
+                outcomes["first"] = engine.alert_upsert_from_finding(
+                    finding=same, identity=person, session=None
+                )[0]
+                created.set()
+                release.wait(10)  # still uncommitted while the second one starts
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            outcomes["second"] = engine.alert_upsert_from_finding(
+                finding=same, identity=person, session=None
+            )[0]
+        except Exception as exc:  # the failure this test is about
+            outcomes["second"] = exc
+        finally:
+            connection.close()
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert created.wait(10)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(0.5)
+    assert two.is_alive()  # waiting for the first transaction
+    release.set()
+    one.join(10)
+    two.join(10)
+    assert outcomes == {"first": "created", "second": "unchanged"}
+    assert Alert.objects.filter(detector_id="session_context_change").count() == 1
