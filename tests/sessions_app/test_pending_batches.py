@@ -76,7 +76,7 @@ def test_a_failure_stays_on_the_row_and_on_the_source_page(source, admin_user, c
     assert batch.last_error == "DatabaseError: could not extend file: No space left on device"
     client.force_login(admin_user)
     page = client.get(reverse("sessions_app:source_detail", args=[source.pk])).content.decode()
-    assert "2 records in 1 batch" in page
+    assert '<div class="value">2</div><div class="sub">records in 1 batch, oldest' in page
     assert "No space left on device" in page
 
 
