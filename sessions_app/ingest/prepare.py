@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 import orjson
@@ -62,7 +63,7 @@ class JsonLine(NamedTuple):
 class PackedLines(NamedTuple):
     """``JsonLine`` items for the trip to a parse process: their texts joined, their numbers
     and where each text ends as int64 arrays. Pickling a list of 2,000 small tuples took
-    ~3 ms, in one call that holds the writer's GIL; three bytes objects are a copy each."""
+    ~5 ms, in one call that holds the writer's GIL; three bytes objects are a copy each."""
 
     numbers: bytes
     ends: bytes
@@ -70,12 +71,8 @@ class PackedLines(NamedTuple):
 
 
 def pack_lines(lines: list[JsonLine]) -> PackedLines:
-    ends = array("q")
-    end = 0
-    for line in lines:
-        end += len(line.text)
-        ends.append(end)
     numbers = array("q", [line.number for line in lines])
+    ends = array("q", accumulate(len(line.text) for line in lines))
     return PackedLines(numbers.tobytes(), ends.tobytes(), b"".join(line.text for line in lines))
 
 
