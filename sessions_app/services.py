@@ -394,15 +394,13 @@ def pending_batches_accept(
 ) -> list[PendingBatch]:
     """Store a pushed delivery as ``PendingBatch`` rows of at most ``per_batch`` records, in
     one transaction: once this returns, nothing of it can be lost (see ``PendingBatch``)."""
+    chunks = [records[start : start + per_batch] for start in range(0, len(records), per_batch)]
     with transaction.atomic():
         return [
             PendingBatch.objects.create(
-                source=source,
-                fmt=fmt,
-                records=records[start : start + per_batch],
-                record_count=len(records[start : start + per_batch]),
+                source=source, fmt=fmt, records=chunk, record_count=len(chunk)
             )
-            for start in range(0, len(records), per_batch)
+            for chunk in chunks
         ]
 
 

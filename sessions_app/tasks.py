@@ -26,6 +26,7 @@ from .choices import SourceKind
 from .models import Source
 from .partitions import drop_partitions_before, month_start
 from .services import (
+    IngestResult,
     ingest_records,
     pending_batch_ingest,
     pending_batches_due,
@@ -147,13 +148,7 @@ def ingest_batch(source_id: int, records: list[dict], fmt: str | None = None) ->
     if source is None:
         logger.warning("ingest_batch for missing source %s dropped", source_id)
         return {"read": 0, "imported": 0, "duplicates": 0, "quarantined": 0}
-    result = ingest_records(source=source, records=records, fmt=fmt)
-    return {
-        "read": result.read,
-        "imported": result.imported,
-        "duplicates": result.duplicates,
-        "quarantined": result.quarantined,
-    }
+    return _counts(ingest_records(source=source, records=records, fmt=fmt))
 
 
 @shared_task(
@@ -167,8 +162,10 @@ def ingest_pending(batch_id: int) -> dict[str, int] | None:
     """Ingest a pushed batch stored as a ``PendingBatch`` (what the webhook queues), then
     delete it. None when an earlier delivery of this task did it already."""
     result = pending_batch_ingest(batch_id)
-    if result is None:
-        return None
+    return None if result is None else _counts(result)
+
+
+def _counts(result: IngestResult) -> dict[str, int]:
     return {
         "read": result.read,
         "imported": result.imported,
