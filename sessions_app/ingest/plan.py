@@ -33,7 +33,7 @@ from .prepare import (
     collect_between_batches,
     gc_paused,
     prepare_records,
-    unpack_lines,
+    records_of,
 )
 
 # Lifecycle event type -> the session status it ends a session in. When one batch holds more
@@ -467,11 +467,7 @@ def prepare_planned(
     items in, the plan and the rejects out."""
     collect_between_batches()
     with gc_paused():
-        if isinstance(records, PackedLines):
-            records = unpack_lines(records)
-        elif isinstance(records, bytes):
-            records = orjson.loads(records)
-        prepared, rejects = prepare_records(fmt, records, mapping, city_db, asn_db)
+        prepared, rejects = prepare_records(fmt, records_of(records), mapping, city_db, asn_db)
         return plan_batch(prepared), rejects
 
 

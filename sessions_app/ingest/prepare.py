@@ -336,6 +336,13 @@ def collect_between_batches() -> None:
         gc.collect(1)
 
 
+def records_of(payload: PackedLines | bytes | list[JsonLine]) -> list[Any]:
+    """The records a parse process was sent: packed JSON lines, a JSON array, or a list."""
+    if isinstance(payload, PackedLines):
+        return unpack_lines(payload)
+    return orjson.loads(payload) if isinstance(payload, bytes) else payload
+
+
 def prepare_packed(
     fmt: str,
     payload: PackedLines | bytes | list[JsonLine],
@@ -343,35 +350,21 @@ def prepare_packed(
     city_db: str,
     asn_db: str,
 ) -> tuple[list[tuple], list[Reject]]:
-    """``prepare_records`` over a JSON array of records (or ``JsonLine`` items), packed for
-    the trip back. Runs in a parse process (see ``parse_worker_started``)."""
+    """``prepare_records`` over what ``records_of`` reads from ``payload``, packed for the
+    trip back. Runs in a parse process (see ``parse_worker_started``)."""
     collect_between_batches()
     with gc_paused():
-        return _prepare_packed(fmt, payload, mapping, city_db, asn_db)
-
-
-def _prepare_packed(
-    fmt: str,
-    payload: PackedLines | bytes | list[JsonLine],
-    mapping: dict | None,
-    city_db: str,
-    asn_db: str,
-) -> tuple[list[tuple], list[Reject]]:
-    if isinstance(payload, PackedLines):
-        records = unpack_lines(payload)
-    else:
-        records = orjson.loads(payload) if isinstance(payload, bytes) else payload
-    prepared, rejects = prepare_records(fmt, records, mapping, city_db, asn_db)
-    packed = []
-    for item in prepared:
-        event = item.event
-        values = [
-            _LEFT_BEHIND[name]() if name in _LEFT_BEHIND else getattr(event, name)
-            for name in _FIELDS
-        ]
-        ip = str(item.ip) if item.ip is not None else None  # as coerced, not as parsed
-        packed.append((*values, ip, item.details, item.raw, item.index))
-    return packed, rejects
+        prepared, rejects = prepare_records(fmt, records_of(payload), mapping, city_db, asn_db)
+        packed = []
+        for item in prepared:
+            event = item.event
+            values = [
+                _LEFT_BEHIND[name]() if name in _LEFT_BEHIND else getattr(event, name)
+                for name in _FIELDS
+            ]
+            ip = str(item.ip) if item.ip is not None else None  # as coerced, not as parsed
+            packed.append((*values, ip, item.details, item.raw, item.index))
+        return packed, rejects
 
 
 def unpack_prepared(packed: list[tuple]) -> list[PreparedEvent]:
